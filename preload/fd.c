@@ -1,0 +1,160 @@
+/* Calls on the fd itself: close, dup, fcntl, ioctl, and process creation.
+ * The kernel fd always exists (every socket is a kernel socket first), so
+ * these keep the kernel's fd numbers and only mirror them in the table. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+
+#include "init.h"
+
+FS_EXPORT int
+close(int fd)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f && (f = fs_fdt_unmark(fd)))
+		fs_fdt_free(f);
+	return FS_REAL(close, fd);
+}
+
+/* After the kernel made newfd a copy of oldfd (whose entry was f), mirror
+ * it: newfd's previous socket, if any, loses a reference. */
+static int
+mirror_dup(int newfd, struct fs_fd *f)
+{
+	struct fs_fd *old;
+
+	if (newfd < 0)
+		return newfd;
+	if ((old = fs_fdt_unmark(newfd)))
+		fs_fdt_free(old);
+	if (f && fs_fdt_share(newfd, f) < 0) {
+		/* Beyond the table: the copy cannot be served; refuse it. */
+		FS_REAL(close, newfd);
+		errno = EMFILE;
+		return -1;
+	}
+	return newfd;
+}
+
+FS_EXPORT int
+dup(int fd)
+{
+	struct fs_fd *f = fs_lookup(fd);
+	int r = FS_REAL(dup, fd);
+
+	return (f || fs_fdt_get(r)) ? mirror_dup(r, f) : r;
+}
+
+FS_EXPORT int
+dup3(int oldfd, int newfd, int flags)
+{
+	struct fs_fd *f = fs_lookup(oldfd);
+	int r = FS_REAL(dup3, oldfd, newfd, flags);
+
+	return (f || fs_fdt_get(newfd)) ? mirror_dup(r, f) : r;
+}
+
+FS_EXPORT int
+dup2(int oldfd, int newfd)
+{
+	struct fs_fd *f = fs_lookup(oldfd);
+	int r = FS_REAL(dup2, oldfd, newfd);
+
+	if (oldfd == newfd)
+		return r;
+	return (f || fs_fdt_get(newfd)) ? mirror_dup(r, f) : r;
+}
+
+/* One fcntl for both names. Commands that take a pointer and those that
+ * take an int both arrive as one machine word. */
+static int
+do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+	struct fs_fd *f = fs_lookup(fd);
+	int r;
+
+	if (fs_unlikely(!real)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	r = real(fd, cmd, arg);
+	if (!f || r < 0)
+		return r;
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		return mirror_dup(r, f);
+	case F_SETFL: {
+		int on = ((long)arg & O_NONBLOCK) != 0;
+		int e = f->ops->ioctl(f->sock, FIONBIO, &on);
+
+		return e < 0 ? (int)fs_ret(e) : r;
+	}
+	}
+	return r;
+}
+
+FS_EXPORT int
+fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	fs_ensure();
+	return do_fcntl(fs_real.fcntl, fd, cmd, arg);
+}
+
+FS_EXPORT int
+fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	fs_ensure();
+	return do_fcntl(fs_real.fcntl64, fd, cmd, arg);
+}
+
+FS_EXPORT int
+ioctl(int fd, unsigned long req, ...)
+{
+	struct fs_fd *f;
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	f = fs_lookup(fd);
+	if (f) {
+		/* FIONBIO also goes to the kernel fd so F_GETFL stays true. */
+		if (req == FIONBIO && FS_REAL(ioctl, fd, req, arg) < 0)
+			return -1;
+		return (int)fs_ret(f->ops->ioctl(f->sock, req, arg));
+	}
+	return FS_REAL(ioctl, fd, req, arg);
+}
+
+FS_EXPORT pid_t
+fork(void)
+{
+	fs_ensure();
+	return FS_REAL(fork);
+}
+
+/* vfork's child borrows the parent's stack until exec, so it must never
+ * return through a wrapper's frame: it would corrupt the frame the parent
+ * returns through. A real fork keeps vfork's contract for the program
+ * (the child may exec or _exit) at the cost of copying page tables. */
+FS_EXPORT pid_t
+vfork(void)
+{
+	fs_ensure();
+	return FS_REAL(fork);
+}

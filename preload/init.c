@@ -1,0 +1,53 @@
+#include <pthread.h>
+#include <unistd.h>
+
+#include "init.h"
+
+extern char **environ;
+
+struct fs_ctx fs_ctx;
+__thread int fs_in_stack __attribute__((tls_model("initial-exec")));
+
+/* Set while this thread resolves fs_real: a call that dlsym itself made
+ * then must not start resolving again. */
+static __thread int resolving __attribute__((tls_model("initial-exec")));
+
+void
+fs_init_early(void)
+{
+	if (resolving)
+		return;
+	resolving = 1;
+	fs_real_init();
+	resolving = 0;
+	__atomic_store_n(&fs_ctx.ready, 1, __ATOMIC_RELEASE);
+}
+
+__attribute__((constructor)) static void
+init(void)
+{
+	if (!fs_ctx.ready)
+		fs_init_early();
+}
+
+static pthread_once_t sockets_once = PTHREAD_ONCE_INIT;
+
+static void
+init_sockets(void)
+{
+	fs_in_stack++;
+	fs_cfg_parse(&fs_ctx.cfg, environ);
+	if (fs_ctx.cfg.ok && fs_ctx.cfg.dev[0])
+		FS_WARN("FASTSOCK_DEV=%s is valid, but this build has no accelerated "
+			"path yet: every socket stays on the kernel", fs_ctx.cfg.dev);
+	fs_in_stack--;
+}
+
+bool
+fs_init_sockets(void)
+{
+	if (fs_in_stack)
+		return false;
+	pthread_once(&sockets_once, init_sockets);
+	return fs_ctx.cfg.ok && fs_ctx.cfg.dev[0];
+}

@@ -1,0 +1,305 @@
+/* The send and receive families. On an accelerated fd every member becomes
+ * one sendmsg-shaped or recvmsg-shaped call into the stack; otherwise each
+ * calls its own real libc function, so the kernel sees exactly what the
+ * program asked for. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "init.h"
+
+#define SA(a) ((a).__sockaddr__)
+
+void __chk_fail(void) __attribute__((noreturn));
+
+static ssize_t
+accel_send(struct fs_fd *f, const struct iovec *iov, int iovcnt, int flags,
+	   const struct sockaddr *to, socklen_t tolen)
+{
+	struct msghdr m = {
+		.msg_name = (void *)to,
+		.msg_namelen = to ? tolen : 0,
+		.msg_iov = (struct iovec *)iov,
+		.msg_iovlen = (size_t)iovcnt,
+	};
+
+	return fs_ret(f->ops->sendmsg(f->sock, &m, flags));
+}
+
+static ssize_t
+accel_recv(struct fs_fd *f, const struct iovec *iov, int iovcnt, int flags,
+	   struct sockaddr *from, socklen_t *fromlen)
+{
+	struct msghdr m = {
+		.msg_name = from,
+		.msg_namelen = (from && fromlen) ? *fromlen : 0,
+		.msg_iov = (struct iovec *)iov,
+		.msg_iovlen = (size_t)iovcnt,
+	};
+	ssize_t r = f->ops->recvmsg(f->sock, &m, flags);
+
+	if (r >= 0 && from && fromlen)
+		*fromlen = m.msg_namelen;
+	return fs_ret(r);
+}
+
+FS_EXPORT ssize_t
+sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f)
+		return fs_ret(f->ops->sendmsg(f->sock, m, flags));
+	return FS_REAL(sendmsg, fd, m, flags);
+}
+
+FS_EXPORT ssize_t
+sendto(int fd, const void *buf, size_t len, int flags, __CONST_SOCKADDR_ARG to,
+       socklen_t tolen)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f) {
+		struct iovec iov = {(void *)buf, len};
+
+		return accel_send(f, &iov, 1, flags, SA(to), tolen);
+	}
+	return FS_REAL(sendto, fd, buf, len, flags, SA(to), tolen);
+}
+
+FS_EXPORT ssize_t
+send(int fd, const void *buf, size_t len, int flags)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f) {
+		struct iovec iov = {(void *)buf, len};
+
+		return accel_send(f, &iov, 1, flags, NULL, 0);
+	}
+	return FS_REAL(send, fd, buf, len, flags);
+}
+
+FS_EXPORT ssize_t
+write(int fd, const void *buf, size_t len)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f) {
+		struct iovec iov = {(void *)buf, len};
+
+		return accel_send(f, &iov, 1, 0, NULL, 0);
+	}
+	return FS_REAL(write, fd, buf, len);
+}
+
+FS_EXPORT ssize_t
+writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f)
+		return accel_send(f, iov, iovcnt, 0, NULL, 0);
+	return FS_REAL(writev, fd, iov, iovcnt);
+}
+
+FS_EXPORT int
+sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+{
+	struct fs_fd *f = fs_lookup(fd);
+	unsigned i;
+
+	if (!f)
+		return FS_REAL(sendmmsg, fd, v, n, flags);
+	/* As the kernel: the count sent, or the error of the first message. */
+	for (i = 0; i < n; i++) {
+		ssize_t r = f->ops->sendmsg(f->sock, &v[i].msg_hdr, flags);
+
+		if (r < 0)
+			return i > 0 ? (int)i : (int)fs_ret(r);
+		v[i].msg_len = (unsigned)r;
+	}
+	return (int)n;
+}
+
+FS_EXPORT ssize_t
+sendfile(int out, int in, off_t *off, size_t count)
+{
+	struct fs_fd *f = fs_lookup(out);
+	char buf[16384];
+	size_t done = 0;
+
+	if (!f) {
+		if (fs_fdt_get(in))
+			return fs_ret(-EINVAL); /* the kernel refuses a socket as source */
+		return FS_REAL(sendfile, out, in, off, count);
+	}
+	/* Into the stack: read the file in slices and send them. */
+	while (done < count) {
+		size_t want = count - done < sizeof(buf) ? count - done : sizeof(buf);
+		ssize_t n = off ? pread(in, buf, want, *off) : FS_REAL(read, in, buf, want);
+		struct iovec iov;
+		ssize_t s;
+
+		if (n <= 0) {
+			if (n < 0 && done == 0)
+				return -1;
+			break;
+		}
+		iov = (struct iovec){buf, (size_t)n};
+		s = f->ops->sendmsg(f->sock, &(struct msghdr){.msg_iov = &iov, .msg_iovlen = 1},
+				    0);
+		if (s < 0) {
+			if (!off && done == 0) /* give back what we read but could not send */
+				lseek(in, -n, SEEK_CUR);
+			return done ? (ssize_t)done : fs_ret(s);
+		}
+		if (off)
+			*off += s;
+		else if (s < n)
+			lseek(in, s - n, SEEK_CUR);
+		done += (size_t)s;
+		if (s < n)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+FS_EXPORT ssize_t
+recvmsg(int fd, struct msghdr *m, int flags)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f)
+		return fs_ret(f->ops->recvmsg(f->sock, m, flags));
+	return FS_REAL(recvmsg, fd, m, flags);
+}
+
+FS_EXPORT ssize_t
+recvfrom(int fd, void *buf, size_t len, int flags, __SOCKADDR_ARG from,
+	 socklen_t *fromlen)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f) {
+		struct iovec iov = {buf, len};
+
+		return accel_recv(f, &iov, 1, flags, SA(from), fromlen);
+	}
+	return FS_REAL(recvfrom, fd, buf, len, flags, SA(from), fromlen);
+}
+
+FS_EXPORT ssize_t
+recv(int fd, void *buf, size_t len, int flags)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f) {
+		struct iovec iov = {buf, len};
+
+		return accel_recv(f, &iov, 1, flags, NULL, NULL);
+	}
+	return FS_REAL(recv, fd, buf, len, flags);
+}
+
+FS_EXPORT ssize_t
+read(int fd, void *buf, size_t len)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f) {
+		struct iovec iov = {buf, len};
+
+		return accel_recv(f, &iov, 1, 0, NULL, NULL);
+	}
+	return FS_REAL(read, fd, buf, len);
+}
+
+FS_EXPORT ssize_t
+readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f)
+		return accel_recv(f, iov, iovcnt, 0, NULL, NULL);
+	return FS_REAL(readv, fd, iov, iovcnt);
+}
+
+static long
+ts_ns(const struct timespec *t)
+{
+	return t->tv_sec * 1000000000L + t->tv_nsec;
+}
+
+FS_EXPORT int
+recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *timeout)
+{
+	struct fs_fd *f = fs_lookup(fd);
+	struct timespec start, now;
+	unsigned i;
+
+	if (!f)
+		return FS_REAL(recvmmsg, fd, v, n, flags, timeout);
+	if (timeout && (timeout->tv_sec < 0 || (unsigned long)timeout->tv_nsec >= 1000000000ul))
+		return (int)fs_ret(-EINVAL);
+	if (timeout)
+		clock_gettime(CLOCK_MONOTONIC, &start);
+	/* As the kernel: MSG_WAITFORONE makes every call after the first
+	 * nonblocking; the timeout is checked after each datagram. */
+	for (i = 0; i < n; i++) {
+		int fl = flags & ~MSG_WAITFORONE;
+		ssize_t r;
+
+		if (i > 0 && (flags & MSG_WAITFORONE))
+			fl |= MSG_DONTWAIT;
+		r = f->ops->recvmsg(f->sock, &v[i].msg_hdr, fl);
+		if (r < 0)
+			return i > 0 ? (int)i : (int)fs_ret(r);
+		v[i].msg_len = (unsigned)r;
+		if (timeout) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (ts_ns(&now) - ts_ns(&start) >= ts_ns(timeout))
+				return (int)i + 1;
+		}
+	}
+	return (int)n;
+}
+
+/* The fortified entry points: check as glibc does, then the plain path. */
+
+FS_EXPORT ssize_t
+__recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	if (fs_fdt_get(fd) == 0) {
+		fs_ensure();
+		return FS_REAL(__recv_chk, fd, buf, len, buflen, flags);
+	}
+	if (len > buflen)
+		__chk_fail();
+	return recv(fd, buf, len, flags);
+}
+
+FS_EXPORT ssize_t
+__recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+	       struct sockaddr *from, socklen_t *fromlen)
+{
+	if (fs_fdt_get(fd) == 0) {
+		fs_ensure();
+		return FS_REAL(__recvfrom_chk, fd, buf, len, buflen, flags, from, fromlen);
+	}
+	if (len > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, len, flags, from, fromlen);
+}
+
+FS_EXPORT ssize_t
+__read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	if (fs_fdt_get(fd) == 0) {
+		fs_ensure();
+		return FS_REAL(__read_chk, fd, buf, len, buflen);
+	}
+	if (len > buflen)
+		__chk_fail();
+	return read(fd, buf, len);
+}

@@ -1,0 +1,152 @@
+/* Socket set-up calls: socket, bind, connect, listen, accept, names, options.
+ * Each does the four steps: ensure init, look the fd up, the accelerated
+ * path, otherwise the real libc call. */
+#include "init.h"
+
+/* glibc declares the address arguments as transparent unions in GNU mode. */
+#define SA(a) ((a).__sockaddr__)
+
+/* A new kernel fd may reuse the number of an accelerated fd that was closed
+ * behind our back (close_range, closefrom, a raw syscall): forget it. */
+static void
+forget_stale(int fd)
+{
+	struct fs_fd *f;
+
+	if (fd >= 0 && fs_unlikely(fs_fdt_get(fd) != 0) && (f = fs_fdt_unmark(fd)))
+		fs_fdt_free(f);
+}
+
+FS_EXPORT int
+socket(int domain, int type, int protocol)
+{
+	int fd;
+
+	fs_ensure();
+	fd = FS_REAL(socket, domain, type, protocol);
+	if (fd >= 0 && !fs_in_stack) {
+		forget_stale(fd);
+		fs_init_sockets();
+	}
+	return fd;
+}
+
+FS_EXPORT int
+socketpair(int domain, int type, int protocol, int sv[2])
+{
+	int r;
+
+	fs_ensure();
+	r = FS_REAL(socketpair, domain, type, protocol, sv);
+	if (r == 0) {
+		forget_stale(sv[0]);
+		forget_stale(sv[1]);
+	}
+	return r;
+}
+
+FS_EXPORT int
+bind(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f)
+		return (int)fs_ret(f->ops->bind(f->sock, SA(addr), len));
+	return FS_REAL(bind, fd, SA(addr), len);
+}
+
+FS_EXPORT int
+connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f)
+		return (int)fs_ret(f->ops->connect(f->sock, SA(addr), len));
+	return FS_REAL(connect, fd, SA(addr), len);
+}
+
+FS_EXPORT int
+listen(int fd, int backlog)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f)
+		return (int)fs_ret(f->ops->listen(f->sock, backlog));
+	return FS_REAL(listen, fd, backlog);
+}
+
+FS_EXPORT int
+accept4(int fd, __SOCKADDR_ARG addr, socklen_t *len, int flags)
+{
+	struct fs_fd *f = fs_lookup(fd);
+	int r;
+
+	if (f)
+		return (int)fs_ret(f->ops->accept(f->sock, SA(addr), len, flags));
+	r = FS_REAL(accept4, fd, SA(addr), len, flags);
+	forget_stale(r);
+	return r;
+}
+
+FS_EXPORT int
+accept(int fd, __SOCKADDR_ARG addr, socklen_t *len)
+{
+	struct fs_fd *f = fs_lookup(fd);
+	int r;
+
+	if (f)
+		return (int)fs_ret(f->ops->accept(f->sock, SA(addr), len, 0));
+	r = FS_REAL(accept, fd, SA(addr), len);
+	forget_stale(r);
+	return r;
+}
+
+FS_EXPORT int
+shutdown(int fd, int how)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f)
+		return (int)fs_ret(f->ops->shutdown(f->sock, how));
+	return FS_REAL(shutdown, fd, how);
+}
+
+FS_EXPORT int
+getsockname(int fd, __SOCKADDR_ARG addr, socklen_t *len)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f)
+		return (int)fs_ret(f->ops->name(f->sock, SA(addr), len, 0));
+	return FS_REAL(getsockname, fd, SA(addr), len);
+}
+
+FS_EXPORT int
+getpeername(int fd, __SOCKADDR_ARG addr, socklen_t *len)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f)
+		return (int)fs_ret(f->ops->name(f->sock, SA(addr), len, 1));
+	return FS_REAL(getpeername, fd, SA(addr), len);
+}
+
+FS_EXPORT int
+getsockopt(int fd, int level, int opt, void *val, socklen_t *len)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f)
+		return (int)fs_ret(f->ops->getsockopt(f->sock, level, opt, val, len));
+	return FS_REAL(getsockopt, fd, level, opt, val, len);
+}
+
+FS_EXPORT int
+setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (f)
+		return (int)fs_ret(f->ops->setsockopt(f->sock, level, opt, val, len));
+	return FS_REAL(setsockopt, fd, level, opt, val, len);
+}

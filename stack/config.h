@@ -1,0 +1,71 @@
+/* Configuration: every FASTSOCK_* environment variable, strictly validated.
+ * See docs/configuration.md for the user's view. */
+#ifndef FS_CONFIG_H
+#define FS_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "log.h"
+
+#define FS_CFG_STR_MAX 256
+#define FS_EAL_ARGS_MAX 32
+#define FS_RULES_MAX 64
+#define FS_SPIN_US_MAX 1000000u
+#define FS_SPIN_US_DEFAULT 50u
+
+enum fs_proto { FS_PROTO_ANY, FS_PROTO_UDP, FS_PROTO_TCP };
+enum fs_role { FS_ROLE_ANY, FS_ROLE_CLIENT, FS_ROLE_SERVER };
+
+/* An address/prefix and port range; prefix 0 matches every address. */
+struct fs_endpoint {
+	uint32_t addr; /* network byte order */
+	uint8_t prefix;
+	uint16_t port_lo, port_hi; /* host order; 0-65535 matches every port */
+};
+
+/* One acceleration rule: the first rule that matches a socket decides. */
+struct fs_rule {
+	bool accel; /* true: serve from the stack; false: leave on the kernel */
+	enum fs_proto proto;
+	enum fs_role role;
+	struct fs_endpoint local, remote;
+};
+
+struct fs_config {
+	/* False when any variable was invalid: nothing is accelerated. */
+	bool ok;
+	char dev[FS_CFG_STR_MAX]; /* FASTSOCK_DEV; "" when unset */
+	bool dev_is_pci;
+	uint32_t ip; /* FASTSOCK_IP, network byte order */
+	uint8_t prefix;
+	uint32_t gw; /* FASTSOCK_GW, network byte order; 0 when unset */
+	uint8_t mac[6];
+	bool mac_set;
+	char eal_buf[FS_CFG_STR_MAX * 2]; /* FASTSOCK_EAL_ARGS, split in place */
+	char *eal_argv[FS_EAL_ARGS_MAX];
+	int eal_argc;
+	unsigned spin_us;
+	enum fs_log_level log_level;
+	char log_file[FS_CFG_STR_MAX];
+	char conf[FS_CFG_STR_MAX];
+	struct fs_rule rules[FS_RULES_MAX];
+	int nrules;
+};
+
+/* Fills c from the FASTSOCK_* entries of envp (an environ-style array).
+ * Each bad value is reported with one error line naming the variable, the
+ * value and the accepted form; each unknown FASTSOCK_* name gets a warning
+ * naming the nearest known one. Returns the number of errors; c->ok is true
+ * when there were none. Never exits. */
+int fs_cfg_parse(struct fs_config *c, char *const *envp);
+
+/* The known variable names, NULL-terminated (docs and tests walk it). */
+extern const char *const fs_cfg_names[];
+
+/* Parses one rule list ("RULE; RULE ..."), appending to c->rules.
+ * what names the source in error lines ("FASTSOCK_ACCEL", "file:3").
+ * Returns 0 or -1 after reporting the error. */
+int fs_cfg_parse_rules(struct fs_config *c, const char *what, const char *s);
+
+#endif
