@@ -51,3 +51,11 @@ fs_init_sockets(void)
 	pthread_once(&sockets_once, init_sockets);
 	return fs_ctx.cfg.ok && fs_ctx.cfg.dev[0];
 }
+
+/* Lets a program (or a test) ask whether it runs under fastsock, as
+ * onload_is_present() does for Onload. */
+FS_EXPORT const char *
+fastsock_version(void)
+{
+	return FS_VERSION;
+}
