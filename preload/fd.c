@@ -66,20 +66,12 @@ dup2(int oldfd, int newfd)
 	return (f || fs_fdt_get(newfd)) ? mirror_dup(r, f) : r;
 }
 
-/* One fcntl for both names. Commands that take a pointer and those that
- * take an int both arrive as one machine word. */
+/* What fcntl and fcntl64 do after the kernel answered r: keep the table in
+ * step for an accelerated fd f. */
 static int
-do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+after_fcntl(struct fs_fd *f, int r, int cmd, void *arg)
 {
-	struct fs_fd *f = fs_lookup(fd);
-	int r;
-
-	if (fs_unlikely(!real)) {
-		errno = ENOSYS;
-		return -1;
-	}
-	r = real(fd, cmd, arg);
-	if (!f || r < 0)
+	if (r < 0)
 		return r;
 	switch (cmd) {
 	case F_DUPFD:
@@ -98,27 +90,35 @@ do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 FS_EXPORT int
 fcntl(int fd, int cmd, ...)
 {
+	struct fs_fd *f;
 	va_list ap;
 	void *arg;
+	int r;
 
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	fs_ensure();
-	return do_fcntl(fs_real.fcntl, fd, cmd, arg);
+	f = fs_lookup(fd);
+	/* Commands taking an int and those taking a pointer both arrive as
+	 * one machine word. */
+	r = FS_REAL(fcntl, fd, cmd, arg);
+	return f ? after_fcntl(f, r, cmd, arg) : r;
 }
 
 FS_EXPORT int
 fcntl64(int fd, int cmd, ...)
 {
+	struct fs_fd *f;
 	va_list ap;
 	void *arg;
+	int r;
 
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	fs_ensure();
-	return do_fcntl(fs_real.fcntl64, fd, cmd, arg);
+	f = fs_lookup(fd);
+	r = FS_REAL(fcntl64, fd, cmd, arg);
+	return f ? after_fcntl(f, r, cmd, arg) : r;
 }
 
 FS_EXPORT int
@@ -144,7 +144,6 @@ ioctl(int fd, unsigned long req, ...)
 FS_EXPORT pid_t
 fork(void)
 {
-	fs_ensure();
 	return FS_REAL(fork);
 }
 
@@ -155,6 +154,5 @@ fork(void)
 FS_EXPORT pid_t
 vfork(void)
 {
-	fs_ensure();
 	return FS_REAL(fork);
 }

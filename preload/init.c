@@ -20,14 +20,12 @@ fs_init_early(void)
 	resolving = 1;
 	fs_real_init();
 	resolving = 0;
-	__atomic_store_n(&fs_ctx.ready, 1, __ATOMIC_RELEASE);
 }
 
 __attribute__((constructor)) static void
 init(void)
 {
-	if (!fs_ctx.ready)
-		fs_init_early();
+	fs_init_early();
 }
 
 static pthread_once_t sockets_once = PTHREAD_ONCE_INIT;

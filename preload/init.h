@@ -15,7 +15,6 @@
 #define fs_unlikely(x) __builtin_expect(!!(x), 0)
 
 struct fs_ctx {
-	int ready;	/* fs_real filled; written once, then read-only */
 	struct fs_config cfg;
 };
 
@@ -25,31 +24,19 @@ extern struct fs_ctx fs_ctx;
  * later DPDK and the stack): calls it makes go straight to libc. */
 extern __thread int fs_in_stack __attribute__((tls_model("initial-exec")));
 
-/* Fills fs_real for a call that arrived before our constructor ran (from
- * another library's constructor, say). */
-void fs_init_early(void);
+/* Fills fs_real. The constructor calls it; so does a call that arrives
+ * before the constructor ran (from another library's constructor, say),
+ * when it finds its real function still NULL. */
+void fs_init_early(void) __attribute__((cold));
 
 /* Reads the configuration on the first socket call of the process (so that
  * programs without sockets, which inherit LD_PRELOAD through exec, never
  * print anything). Returns true when acceleration may be attempted. */
 bool fs_init_sockets(void);
 
-/* Step one and two of every interposed function: ensure init, look fd up.
- * NULL means the kernel serves fd. */
-static inline struct fs_fd *
-fs_lookup(int fd)
-{
-	if (fs_unlikely(!fs_ctx.ready))
-		fs_init_early();
-	return fs_fdt_get(fd);
-}
-
-static inline void
-fs_ensure(void)
-{
-	if (fs_unlikely(!fs_ctx.ready))
-		fs_init_early();
-}
+/* Look the fd up: NULL means the kernel serves it. Valid before
+ * initialisation too (the table starts empty). */
+#define fs_lookup fs_fdt_get
 
 /* The interposer boundary: a count, 0, or -errno becomes the libc form. */
 static inline long
@@ -62,9 +49,13 @@ fs_ret(long r)
 	return r;
 }
 
-/* Calls the real function, or fails with ENOSYS when libc lacks it. */
+/* Calls the real function. Its pointer doubles as the "initialised" flag,
+ * so the passthrough path tests one value: NULL means not resolved yet
+ * (resolve, then call) or missing from libc (ENOSYS). */
 #define FS_REAL(name, ...) \
-	(fs_likely(fs_real.name != 0) ? fs_real.name(__VA_ARGS__) \
-				      : (errno = ENOSYS, -1))
+	(fs_likely(fs_real.name != 0) \
+		 ? fs_real.name(__VA_ARGS__) \
+		 : (fs_init_early(), \
+		    fs_real.name ? fs_real.name(__VA_ARGS__) : (errno = ENOSYS, -1)))
 
 #endif

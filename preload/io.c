@@ -43,6 +43,26 @@ accel_recv(struct fs_fd *f, const struct iovec *iov, int iovcnt, int flags,
 	return fs_ret(r);
 }
 
+/* The single-buffer members call these out of line, so their passthrough
+ * path needs no stack frame. */
+static __attribute__((noinline)) ssize_t
+accel_send1(struct fs_fd *f, const void *buf, size_t len, int flags,
+	    const struct sockaddr *to, socklen_t tolen)
+{
+	struct iovec iov = {(void *)buf, len};
+
+	return accel_send(f, &iov, 1, flags, to, tolen);
+}
+
+static __attribute__((noinline)) ssize_t
+accel_recv1(struct fs_fd *f, void *buf, size_t len, int flags, struct sockaddr *from,
+	    socklen_t *fromlen)
+{
+	struct iovec iov = {buf, len};
+
+	return accel_recv(f, &iov, 1, flags, from, fromlen);
+}
+
 FS_EXPORT ssize_t
 sendmsg(int fd, const struct msghdr *m, int flags)
 {
@@ -59,11 +79,8 @@ sendto(int fd, const void *buf, size_t len, int flags, __CONST_SOCKADDR_ARG to,
 {
 	struct fs_fd *f = fs_lookup(fd);
 
-	if (f) {
-		struct iovec iov = {(void *)buf, len};
-
-		return accel_send(f, &iov, 1, flags, SA(to), tolen);
-	}
+	if (fs_unlikely(f != NULL))
+		return accel_send1(f, buf, len, flags, SA(to), tolen);
 	return FS_REAL(sendto, fd, buf, len, flags, SA(to), tolen);
 }
 
@@ -72,11 +89,8 @@ send(int fd, const void *buf, size_t len, int flags)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
-	if (f) {
-		struct iovec iov = {(void *)buf, len};
-
-		return accel_send(f, &iov, 1, flags, NULL, 0);
-	}
+	if (fs_unlikely(f != NULL))
+		return accel_send1(f, buf, len, flags, NULL, 0);
 	return FS_REAL(send, fd, buf, len, flags);
 }
 
@@ -85,11 +99,8 @@ write(int fd, const void *buf, size_t len)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
-	if (f) {
-		struct iovec iov = {(void *)buf, len};
-
-		return accel_send(f, &iov, 1, 0, NULL, 0);
-	}
+	if (fs_unlikely(f != NULL))
+		return accel_send1(f, buf, len, 0, NULL, 0);
 	return FS_REAL(write, fd, buf, len);
 }
 
@@ -181,11 +192,8 @@ recvfrom(int fd, void *buf, size_t len, int flags, __SOCKADDR_ARG from,
 {
 	struct fs_fd *f = fs_lookup(fd);
 
-	if (f) {
-		struct iovec iov = {buf, len};
-
-		return accel_recv(f, &iov, 1, flags, SA(from), fromlen);
-	}
+	if (fs_unlikely(f != NULL))
+		return accel_recv1(f, buf, len, flags, SA(from), fromlen);
 	return FS_REAL(recvfrom, fd, buf, len, flags, SA(from), fromlen);
 }
 
@@ -194,11 +202,8 @@ recv(int fd, void *buf, size_t len, int flags)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
-	if (f) {
-		struct iovec iov = {buf, len};
-
-		return accel_recv(f, &iov, 1, flags, NULL, NULL);
-	}
+	if (fs_unlikely(f != NULL))
+		return accel_recv1(f, buf, len, flags, NULL, NULL);
 	return FS_REAL(recv, fd, buf, len, flags);
 }
 
@@ -207,11 +212,8 @@ read(int fd, void *buf, size_t len)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
-	if (f) {
-		struct iovec iov = {buf, len};
-
-		return accel_recv(f, &iov, 1, 0, NULL, NULL);
-	}
+	if (fs_unlikely(f != NULL))
+		return accel_recv1(f, buf, len, 0, NULL, NULL);
 	return FS_REAL(read, fd, buf, len);
 }
 
@@ -271,7 +273,6 @@ FS_EXPORT ssize_t
 __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
 	if (fs_fdt_get(fd) == 0) {
-		fs_ensure();
 		return FS_REAL(__recv_chk, fd, buf, len, buflen, flags);
 	}
 	if (len > buflen)
@@ -284,7 +285,6 @@ __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 	       struct sockaddr *from, socklen_t *fromlen)
 {
 	if (fs_fdt_get(fd) == 0) {
-		fs_ensure();
 		return FS_REAL(__recvfrom_chk, fd, buf, len, buflen, flags, from, fromlen);
 	}
 	if (len > buflen)
@@ -296,7 +296,6 @@ FS_EXPORT ssize_t
 __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
 	if (fs_fdt_get(fd) == 0) {
-		fs_ensure();
 		return FS_REAL(__read_chk, fd, buf, len, buflen);
 	}
 	if (len > buflen)

@@ -22,7 +22,6 @@ socket(int domain, int type, int protocol)
 {
 	int fd;
 
-	fs_ensure();
 	fd = FS_REAL(socket, domain, type, protocol);
 	if (fd >= 0 && !fs_in_stack) {
 		forget_stale(fd);
@@ -36,7 +35,6 @@ socketpair(int domain, int type, int protocol, int sv[2])
 {
 	int r;
 
-	fs_ensure();
 	r = FS_REAL(socketpair, domain, type, protocol, sv);
 	if (r == 0) {
 		forget_stale(sv[0]);

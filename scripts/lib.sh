@@ -1,0 +1,64 @@
+# Shared helpers for scripts/*: sourced, not run.
+
+# Repository root and the build the scripts use.
+FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FS_BUILD=$FS_ROOT/build
+FS_LIB=$FS_BUILD/preload/libfastsock.so
+
+# fs_build: install dependencies and build once (quick when up to date).
+fs_build() {
+	"$FS_ROOT/scripts/install-deps" >/dev/null || return 1
+	[ -f "$FS_BUILD/build.ninja" ] || meson setup "$FS_BUILD" "$FS_ROOT" >/dev/null || return 1
+	ninja -C "$FS_BUILD" >/dev/null || { ninja -C "$FS_BUILD"; return 1; }
+}
+
+# fs_free_port: an unused TCP/UDP port on 127.0.0.1.
+fs_free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# fs_median N...: the median of the numbers given.
+fs_median() {
+	printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'
+}
+
+# fs_ratio A B: A/B with three decimals ("nan" when B is 0 or not a number).
+fs_ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b+0 == 0) print "nan"; else printf "%.3f\n", a/b }'
+}
+
+# fs_sockperf_pp MODE PROTO SECONDS SIZE [sockperf client options]: one
+# sockperf ping-pong over 127.0.0.1, server on core 0 and client on core 1,
+# both preloaded when MODE is fastsock. Prints "p50 p99 p999 avg" in usec.
+fs_sockperf_pp() {
+	local mode=$1 proto=$2 secs=$3 size=$4 port pre=() out spid
+	shift 4
+	port=$(fs_free_port)
+	[ "$mode" = fastsock ] && pre=(env LD_PRELOAD="$FS_LIB")
+	"${pre[@]}" taskset -c 0 sockperf server -i 127.0.0.1 -p "$port" $proto >/dev/null 2>&1 &
+	spid=$!
+	sleep 0.3
+	out=$("${pre[@]}" taskset -c 1 sockperf ping-pong -i 127.0.0.1 -p "$port" $proto \
+		-t "$secs" -m "$size" "$@" 2>&1)
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	awk '/percentile 50.000/ {p50=$NF} /percentile 99.000/ {p99=$NF}
+	     /percentile 99.900/ {p999=$NF} /avg-latency=/ {sub(/.*avg-latency=/,""); sub(/ .*/,""); avg=$0}
+	     END {print (p50==""?"nan":p50), (p99==""?"nan":p99), (p999==""?"nan":p999), (avg==""?"nan":avg)}' <<<"$out"
+}
+
+# fs_sockperf_tp MODE PROTO SECONDS SIZE: sockperf throughput; prints msg/s.
+fs_sockperf_tp() {
+	local mode=$1 proto=$2 secs=$3 size=$4 port pre=() out spid
+	port=$(fs_free_port)
+	[ "$mode" = fastsock ] && pre=(env LD_PRELOAD="$FS_LIB")
+	"${pre[@]}" taskset -c 0 sockperf server -i 127.0.0.1 -p "$port" $proto >/dev/null 2>&1 &
+	spid=$!
+	sleep 0.3
+	out=$("${pre[@]}" taskset -c 1 sockperf throughput -i 127.0.0.1 -p "$port" $proto \
+		-t "$secs" -m "$size" 2>&1)
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	awk '/Summary: Message Rate is/ {for (i=1;i<=NF;i++) if ($i=="is") {print $(i+1); found=1}}
+	     END {if (!found) print "nan"}' <<<"$out"
+}
