@@ -14,6 +14,7 @@ close(int fd)
 
 	if (f && (f = fs_fdt_unmark(fd)))
 		fs_fdt_free(f);
+	fs_epoll_forget(fd);
 	return FS_REAL(close, fd);
 }
 

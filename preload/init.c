@@ -1,6 +1,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "claim.h"
 #include "init.h"
 
 extern char **environ;
@@ -35,9 +36,8 @@ init_sockets(void)
 {
 	fs_in_stack++;
 	fs_cfg_parse(&fs_ctx.cfg, environ);
-	if (fs_ctx.cfg.ok && fs_ctx.cfg.dev[0])
-		FS_WARN("FASTSOCK_DEV=%s is valid, but this build has no accelerated "
-			"path yet: every socket stays on the kernel", fs_ctx.cfg.dev);
+	/* The stack itself starts later, on the first socket that is ours. */
+	fs_accel_on = fs_ctx.cfg.ok && fs_ctx.cfg.dev[0];
 	fs_in_stack--;
 }
 

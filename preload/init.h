@@ -38,6 +38,9 @@ bool fs_init_sockets(void);
  * initialisation too (the table starts empty). */
 #define fs_lookup fs_fdt_get
 
+/* Forgets the accelerated members of epoll fd epfd (closed or new). */
+void fs_epoll_forget(int epfd);
+
 /* The interposer boundary: a count, 0, or -errno becomes the libc form. */
 static inline long
 fs_ret(long r)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "claim.h"
 #include "init.h"
 
 #define SA(a) ((a).__sockaddr__)
@@ -68,6 +69,8 @@ sendmsg(int fd, const struct msghdr *m, int flags)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
+	if (!f && fs_unlikely(fs_accel_on) && m && m->msg_name)
+		f = fs_claim(fd, m->msg_name, m->msg_namelen, FS_CLAIM_SENDTO);
 	if (f)
 		return fs_ret(f->ops->sendmsg(f->sock, m, flags));
 	return FS_REAL(sendmsg, fd, m, flags);
@@ -79,6 +82,8 @@ sendto(int fd, const void *buf, size_t len, int flags, __CONST_SOCKADDR_ARG to,
 {
 	struct fs_fd *f = fs_lookup(fd);
 
+	if (!f && fs_unlikely(fs_accel_on) && SA(to))
+		f = fs_claim(fd, SA(to), tolen, FS_CLAIM_SENDTO);
 	if (fs_unlikely(f != NULL))
 		return accel_send1(f, buf, len, flags, SA(to), tolen);
 	return FS_REAL(sendto, fd, buf, len, flags, SA(to), tolen);
@@ -120,6 +125,8 @@ sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
 	struct fs_fd *f = fs_lookup(fd);
 	unsigned i;
 
+	if (!f && fs_unlikely(fs_accel_on) && n > 0 && v[0].msg_hdr.msg_name)
+		f = fs_claim(fd, v[0].msg_hdr.msg_name, v[0].msg_hdr.msg_namelen, FS_CLAIM_SENDTO);
 	if (!f)
 		return FS_REAL(sendmmsg, fd, v, n, flags);
 	/* As the kernel: the count sent, or the error of the first message. */

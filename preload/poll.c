@@ -1,81 +1,515 @@
-/* The poll-like family: poll, ppoll, select, pselect and epoll. No fd is
- * accelerated until the stack claims sockets, so today each call goes to
- * its own real function; answering accelerated fds from the stack's state
- * (and mixed sets) comes with the stack. */
+/* The poll-like family: poll, ppoll, select, pselect and epoll. A set
+ * without accelerated fds goes to its own real function untouched. A set
+ * with some is answered from the stack's state first, the kernel fds of the
+ * same set are asked without blocking, and a call that must wait spins and
+ * then sleeps in the kernel on those fds plus the stack's wakeup. */
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "init.h"
+
+/* ---- poll ---- */
+
+struct pollset {
+	struct pollfd *fds;
+	nfds_t n;
+	struct pollfd *k; /* the kernel fds of the set, for the wait */
+	int nk;
+};
+
+/* Accelerated fds' readiness into revents; the count of ready ones. */
+static int
+accel_revents(struct pollset *ps)
+{
+	nfds_t i;
+	int ready = 0;
+
+	for (i = 0; i < ps->n; i++) {
+		struct pollfd *p = &ps->fds[i];
+		struct fs_fd *f = fs_fdt_get(p->fd);
+
+		if (!f)
+			continue;
+		p->revents = (short)(f->ops->poll(f->sock) & ((unsigned)p->events | POLLERR | POLLHUP));
+		ready += p->revents != 0;
+	}
+	return ready;
+}
+
+static bool
+poll_ready(void *arg)
+{
+	return accel_revents(arg) > 0;
+}
+
+static bool
+has_accel(const struct pollfd *fds, nfds_t n)
+{
+	nfds_t i;
+
+	if (fs_fdt_count() == 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (fs_fdt_get(fds[i].fd))
+			return true;
+	return false;
+}
+
+static int64_t
+ts_to_ns(const struct timespec *ts)
+{
+	return ts ? (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec : -1;
+}
+
+/* poll over a set with accelerated fds; timeout_ns < 0 waits forever. */
+static int
+accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *mask)
+{
+	struct pollfd kbuf[64], *k = kbuf;
+	struct pollset ps = {fds, n, NULL, 0};
+	nfds_t i;
+	int r, ready = 0, nk = 0;
+
+	if (n > 64 && !(k = malloc(n * sizeof(*k))))
+		return (int)fs_ret(-ENOMEM);
+	for (i = 0; i < n; i++) {
+		fds[i].revents = 0;
+		if (!fs_fdt_get(fds[i].fd))
+			k[nk++] = fds[i];
+	}
+	ps.k = k;
+	ps.nk = nk;
+	r = fs_stk_wait(poll_ready, &ps, timeout_ns, k, nk, mask);
+	if (r < 0) {
+		if (k != kbuf)
+			free(k);
+		return (int)fs_ret(r);
+	}
+	ready = accel_revents(&ps);
+	if (nk > 0 && FS_REAL(poll, k, (nfds_t)nk, 0) > 0) {
+		int j = 0;
+
+		for (i = 0; i < n; i++) {
+			if (fs_fdt_get(fds[i].fd))
+				continue;
+			fds[i].revents = k[j++].revents;
+			ready += fds[i].revents != 0;
+		}
+	}
+	if (k != kbuf)
+		free(k);
+	return ready;
+}
 
 FS_EXPORT int
 poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-	return FS_REAL(poll, fds, n, timeout);
+	if (fs_likely(!has_accel(fds, n)))
+		return FS_REAL(poll, fds, n, timeout);
+	return accel_poll(fds, n, timeout < 0 ? -1 : (int64_t)timeout * 1000000, NULL);
 }
 
 FS_EXPORT int
 ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
 {
-	return FS_REAL(ppoll, fds, n, ts, mask);
+	if (fs_likely(!has_accel(fds, n)))
+		return FS_REAL(ppoll, fds, n, ts, mask);
+	return accel_poll(fds, n, ts_to_ns(ts), mask);
 }
+
+void __chk_fail(void) __attribute__((noreturn));
 
 FS_EXPORT int
 __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 {
-	return FS_REAL(__poll_chk, fds, n, timeout, fdslen);
+	if (fs_likely(!has_accel(fds, n)))
+		return FS_REAL(__poll_chk, fds, n, timeout, fdslen);
+	if (fdslen / sizeof(*fds) < n)
+		__chk_fail();
+	return poll(fds, n, timeout);
 }
 
 FS_EXPORT int
-__ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
-	    const sigset_t *mask, size_t fdslen)
+__ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask,
+	    size_t fdslen)
 {
-	return FS_REAL(__ppoll_chk, fds, n, ts, mask, fdslen);
+	if (fs_likely(!has_accel(fds, n)))
+		return FS_REAL(__ppoll_chk, fds, n, ts, mask, fdslen);
+	if (fdslen / sizeof(*fds) < n)
+		__chk_fail();
+	return ppoll(fds, n, ts, mask);
+}
+
+/* ---- select: converted to poll when the sets hold accelerated fds ---- */
+
+static bool
+sets_have_accel(int n, fd_set *r, fd_set *w, fd_set *e)
+{
+	int fd;
+
+	if (fs_fdt_count() == 0)
+		return false;
+	for (fd = 0; fd < n; fd++)
+		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e))) &&
+		    fs_fdt_get(fd))
+			return true;
+	return false;
+}
+
+static int
+accel_select(int n, fd_set *r, fd_set *w, fd_set *e, int64_t timeout_ns, const sigset_t *mask)
+{
+	struct pollfd *p = malloc(sizeof(*p) * (size_t)n);
+	int fd, np = 0, i, ready;
+
+	if (!p)
+		return (int)fs_ret(-ENOMEM);
+	for (fd = 0; fd < n; fd++) {
+		short ev = (short)((r && FD_ISSET(fd, r) ? POLLIN : 0) |
+				   (w && FD_ISSET(fd, w) ? POLLOUT : 0) |
+				   (e && FD_ISSET(fd, e) ? POLLPRI : 0));
+
+		if (ev)
+			p[np++] = (struct pollfd){fd, ev, 0};
+	}
+	ready = accel_poll(p, (nfds_t)np, timeout_ns, mask);
+	if (ready < 0) {
+		free(p);
+		return ready;
+	}
+	for (i = 0; i < np; i++)
+		if (p[i].revents & POLLNVAL) {
+			free(p);
+			return (int)fs_ret(-EBADF);
+		}
+	if (r)
+		FD_ZERO(r);
+	if (w)
+		FD_ZERO(w);
+	if (e)
+		FD_ZERO(e);
+	ready = 0;
+	for (i = 0; i < np; i++) {
+		short rv = p[i].revents;
+
+		/* As the kernel: an error or hang-up makes the fd readable and
+		 * writable, so the program's next call reports it. */
+		if (r && (p[i].events & POLLIN) && (rv & (POLLIN | POLLERR | POLLHUP))) {
+			FD_SET(p[i].fd, r);
+			ready++;
+		}
+		if (w && (p[i].events & POLLOUT) && (rv & (POLLOUT | POLLERR))) {
+			FD_SET(p[i].fd, w);
+			ready++;
+		}
+		if (e && (p[i].events & POLLPRI) && (rv & POLLPRI)) {
+			FD_SET(p[i].fd, e);
+			ready++;
+		}
+	}
+	free(p);
+	return ready;
 }
 
 FS_EXPORT int
 select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
-	return FS_REAL(select, n, r, w, e, tv);
+	int64_t t;
+
+	if (fs_likely(!sets_have_accel(n, r, w, e)))
+		return FS_REAL(select, n, r, w, e, tv);
+	if (tv && (tv->tv_sec < 0 || tv->tv_usec < 0))
+		return (int)fs_ret(-EINVAL);
+	t = tv ? (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000 : -1;
+	return accel_select(n, r, w, e, t, NULL);
 }
 
 FS_EXPORT int
-pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
-	const sigset_t *mask)
+pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts, const sigset_t *mask)
 {
-	return FS_REAL(pselect, n, r, w, e, ts, mask);
+	if (fs_likely(!sets_have_accel(n, r, w, e)))
+		return FS_REAL(pselect, n, r, w, e, ts, mask);
+	return accel_select(n, r, w, e, ts_to_ns(ts), mask);
+}
+
+/* ---- epoll ---- */
+
+/* The accelerated members of one kernel epoll fd; kernel members stay in
+ * the kernel's epoll set. */
+struct ep_member {
+	int fd;
+	struct fs_fd *f; /* the entry when added: a closed fd is dropped */
+	struct epoll_event ev;
+	unsigned last;	 /* readiness last reported (edge-triggered) */
+	bool disabled;	 /* EPOLLONESHOT fired */
+};
+
+struct ep_set {
+	pthread_mutex_t lock;
+	struct ep_member *m;
+	int n, cap;
+};
+
+static struct ep_set *ep_sets[FS_FDT_MAX];
+static pthread_mutex_t ep_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct ep_set *
+ep_get(int epfd)
+{
+	if ((unsigned)epfd >= FS_FDT_MAX)
+		return NULL;
+	return __atomic_load_n(&ep_sets[epfd], __ATOMIC_ACQUIRE);
+}
+
+static struct ep_set *
+ep_make(int epfd)
+{
+	struct ep_set *s;
+
+	pthread_mutex_lock(&ep_lock);
+	s = ep_sets[epfd];
+	if (!s && (s = calloc(1, sizeof(*s)))) {
+		pthread_mutex_init(&s->lock, NULL);
+		__atomic_store_n(&ep_sets[epfd], s, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&ep_lock);
+	return s;
+}
+
+void
+fs_epoll_forget(int epfd)
+{
+	struct ep_set *s = ep_get(epfd);
+
+	if (!s)
+		return;
+	__atomic_store_n(&ep_sets[epfd], NULL, __ATOMIC_RELEASE);
+	free(s->m);
+	free(s);
+}
+
+static int
+ep_find(struct ep_set *s, int fd)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->m[i].fd == fd)
+			return i;
+	return -1;
+}
+
+static int
+accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *ev)
+{
+	struct ep_set *s;
+	int i, r = 0;
+
+	/* Let the kernel judge epfd: DEL of itself always fails, with EBADF
+	 * when epfd is not an open fd. */
+	if (FS_REAL(epoll_ctl, epfd, EPOLL_CTL_DEL, epfd, NULL) < 0 && errno == EBADF)
+		return -1;
+	if (epfd == fd)
+		return (int)fs_ret(-EINVAL);
+	if ((op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && !ev)
+		return (int)fs_ret(-EFAULT);
+	if (!(s = ep_make(epfd)))
+		return (int)fs_ret(-ENOMEM);
+	pthread_mutex_lock(&s->lock);
+	i = ep_find(s, fd);
+	if (i >= 0 && s->m[i].f != f) { /* the fd was closed and reused */
+		s->m[i] = s->m[--s->n];
+		i = -1;
+	}
+	switch (op) {
+	case EPOLL_CTL_ADD:
+		if (i >= 0) {
+			r = -EEXIST;
+			break;
+		}
+		if (s->n == s->cap) {
+			int cap = s->cap ? s->cap * 2 : 8;
+			struct ep_member *m = realloc(s->m, sizeof(*m) * (size_t)cap);
+
+			if (!m) {
+				r = -ENOMEM;
+				break;
+			}
+			s->m = m;
+			s->cap = cap;
+		}
+		s->m[s->n++] = (struct ep_member){fd, f, *ev, 0, false};
+		break;
+	case EPOLL_CTL_MOD:
+		if (i < 0) {
+			r = -ENOENT;
+			break;
+		}
+		s->m[i].ev = *ev;
+		s->m[i].last = 0;
+		s->m[i].disabled = false;
+		break;
+	case EPOLL_CTL_DEL:
+		if (i < 0) {
+			r = -ENOENT;
+			break;
+		}
+		s->m[i] = s->m[--s->n];
+		break;
+	default:
+		r = -EINVAL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return (int)fs_ret(r);
+}
+
+/* The events member i would report now (without changing its state). */
+static unsigned
+member_events(struct ep_member *m)
+{
+	unsigned want = m->ev.events & (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI);
+	unsigned now;
+
+	if (m->disabled || fs_fdt_get(m->fd) != m->f)
+		return 0;
+	now = m->f->ops->poll(m->f->sock) & (want | EPOLLERR | EPOLLHUP);
+	if (m->ev.events & EPOLLET)
+		return now & ~m->last;
+	return now;
+}
+
+static bool
+ep_ready(void *arg)
+{
+	struct ep_set *s = arg;
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (member_events(&s->m[i]))
+			return true;
+	return false;
+}
+
+/* Fills evs with up to max ready accelerated members, updating edge and
+ * one-shot state; returns the count. The caller holds s->lock. */
+static int
+ep_collect(struct ep_set *s, struct epoll_event *evs, int max)
+{
+	int i, n = 0;
+
+	for (i = 0; i < s->n && n < max; i++) {
+		struct ep_member *m = &s->m[i];
+		unsigned ev;
+
+		if (fs_fdt_get(m->fd) != m->f) { /* closed: the kernel would drop it */
+			s->m[i--] = s->m[--s->n];
+			continue;
+		}
+		ev = member_events(m);
+		/* Edge state follows the readiness whether reported or not. */
+		m->last = m->disabled ? m->last
+				      : (m->f->ops->poll(m->f->sock) & (m->ev.events | EPOLLERR | EPOLLHUP));
+		if (!ev)
+			continue;
+		evs[n].events = ev;
+		evs[n].data = m->ev.data;
+		n++;
+		if (m->ev.events & EPOLLONESHOT)
+			m->disabled = true;
+	}
+	return n;
+}
+
+static int
+accel_epoll_wait(int epfd, struct ep_set *s, struct epoll_event *evs, int max,
+		 int64_t timeout_ns, const sigset_t *mask)
+{
+	struct pollfd k = {epfd, POLLIN, 0};
+	int n, r, m;
+
+	if (max <= 0)
+		return (int)fs_ret(-EINVAL);
+	r = fs_stk_wait(ep_ready, s, timeout_ns, &k, 1, mask);
+	if (r < 0)
+		return (int)fs_ret(r);
+	pthread_mutex_lock(&s->lock);
+	n = ep_collect(s, evs, max);
+	pthread_mutex_unlock(&s->lock);
+	if (n < max) {
+		m = FS_REAL(epoll_wait, epfd, evs + n, max - n, 0);
+		if (m > 0)
+			n += m;
+		else if (m < 0 && n == 0)
+			return -1;
+	}
+	return n;
 }
 
 FS_EXPORT int
 epoll_create(int size)
 {
-	return FS_REAL(epoll_create, size);
+	int r = FS_REAL(epoll_create, size);
+
+	fs_epoll_forget(r);
+	return r;
 }
 
 FS_EXPORT int
 epoll_create1(int flags)
 {
-	return FS_REAL(epoll_create1, flags);
+	int r = FS_REAL(epoll_create1, flags);
+
+	fs_epoll_forget(r);
+	return r;
 }
 
 FS_EXPORT int
 epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (fs_unlikely(f != NULL))
+		return accel_epoll_ctl(epfd, op, fd, f, ev);
 	return FS_REAL(epoll_ctl, epfd, op, fd, ev);
+}
+
+static bool
+ep_has_members(struct ep_set *s)
+{
+	return s && __atomic_load_n(&s->n, __ATOMIC_RELAXED) > 0;
 }
 
 FS_EXPORT int
 epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 {
-	return FS_REAL(epoll_wait, epfd, evs, max, timeout);
+	struct ep_set *s = ep_get(epfd);
+
+	if (fs_likely(!ep_has_members(s)))
+		return FS_REAL(epoll_wait, epfd, evs, max, timeout);
+	return accel_epoll_wait(epfd, s, evs, max, timeout < 0 ? -1 : (int64_t)timeout * 1000000,
+				NULL);
 }
 
 FS_EXPORT int
-epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
-	    const sigset_t *mask)
+epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const sigset_t *mask)
 {
-	return FS_REAL(epoll_pwait, epfd, evs, max, timeout, mask);
+	struct ep_set *s = ep_get(epfd);
+
+	if (fs_likely(!ep_has_members(s)))
+		return FS_REAL(epoll_pwait, epfd, evs, max, timeout, mask);
+	return accel_epoll_wait(epfd, s, evs, max, timeout < 0 ? -1 : (int64_t)timeout * 1000000,
+				mask);
 }
 
 FS_EXPORT int
 epoll_pwait2(int epfd, struct epoll_event *evs, int max, const struct timespec *ts,
 	     const sigset_t *mask)
 {
-	return FS_REAL(epoll_pwait2, epfd, evs, max, ts, mask);
+	struct ep_set *s = ep_get(epfd);
+
+	if (fs_likely(!ep_has_members(s)))
+		return FS_REAL(epoll_pwait2, epfd, evs, max, ts, mask);
+	return accel_epoll_wait(epfd, s, evs, max, ts_to_ns(ts), mask);
 }

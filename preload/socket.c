@@ -1,6 +1,9 @@
 /* Socket set-up calls: socket, bind, connect, listen, accept, names, options.
  * Each does the four steps: ensure init, look the fd up, the accelerated
  * path, otherwise the real libc call. */
+#include <netinet/in.h>
+
+#include "claim.h"
 #include "init.h"
 
 /* glibc declares the address arguments as transparent unions in GNU mode. */
@@ -48,6 +51,8 @@ bind(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
+	if (!f && fs_unlikely(fs_accel_on))
+		f = fs_claim(fd, SA(addr), len, FS_CLAIM_BIND);
 	if (f)
 		return (int)fs_ret(f->ops->bind(f->sock, SA(addr), len));
 	return FS_REAL(bind, fd, SA(addr), len);
@@ -58,6 +63,8 @@ connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
+	if (!f && fs_unlikely(fs_accel_on))
+		f = fs_claim(fd, SA(addr), len, FS_CLAIM_CONNECT);
 	if (f)
 		return (int)fs_ret(f->ops->connect(f->sock, SA(addr), len));
 	return FS_REAL(connect, fd, SA(addr), len);
@@ -144,6 +151,16 @@ setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
+	if (!f && fs_unlikely(fs_accel_on) && level == IPPROTO_IP && opt == IP_ADD_MEMBERSHIP &&
+	    val && len >= sizeof(struct ip_mreq) &&
+	    ((const struct ip_mreq *)val)->imr_interface.s_addr == fs_ctx.cfg.ip) {
+		/* Joining a group on the accelerated interface (ip_mreq and
+		 * ip_mreqn both start with the group, then this address). */
+		struct sockaddr_in g = {.sin_family = AF_INET};
+
+		g.sin_addr = ((const struct ip_mreq *)val)->imr_multiaddr;
+		f = fs_claim(fd, (struct sockaddr *)&g, sizeof(g), FS_CLAIM_JOIN);
+	}
 	if (f)
 		return (int)fs_ret(f->ops->setsockopt(f->sock, level, opt, val, len));
 	return FS_REAL(setsockopt, fd, level, opt, val, len);

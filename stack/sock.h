@@ -4,8 +4,14 @@
 #ifndef FS_SOCK_H
 #define FS_SOCK_H
 
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+
+struct fs_config;
 
 struct fs_sock_ops {
 	int (*bind)(void *s, const struct sockaddr *a, socklen_t n);
@@ -22,8 +28,29 @@ struct fs_sock_ops {
 	ssize_t (*recvmsg)(void *s, struct msghdr *m, int flags);
 	/* FIONREAD, FIONBIO (also reached from fcntl F_SETFL O_NONBLOCK)... */
 	int (*ioctl)(void *s, unsigned long req, void *arg);
+	/* Readiness now: POLLIN, POLLOUT, POLLERR, POLLHUP bits. */
+	unsigned (*poll)(void *s);
 	/* The last fd naming the socket was closed. */
 	void (*close)(void *s);
 };
+
+/* Starts the stack (DPDK, lwIP, progress thread) once per process. Returns
+ * 0, or -errno after logging why; every later call returns the same. */
+int fs_stk_ensure(const struct fs_config *c);
+
+/* A new UDP socket on the stack for kernel fd kfd (which keeps its socket
+ * options). Returns NULL when out of memory. */
+void *fs_udp_open(int kfd, bool nonblock);
+extern const struct fs_sock_ops fs_udp_ops;
+
+/* Waits until ready(arg) is true, a kernel fd in kfds (nk of them) is
+ * ready, or timeout_ns passes (negative: forever): spins FASTSOCK_SPIN_US
+ * polling the device, then sleeps in the kernel with sigmask (or NULL).
+ * Returns 1 (ready), 2 (a kernel fd), 0 (timeout) or -EINTR. */
+int fs_stk_wait(bool (*ready)(void *), void *arg, int64_t timeout_ns,
+		struct pollfd *kfds, int nk, const sigset_t *sigmask);
+
+/* One round of progress if nobody else is making it. */
+void fs_stk_kick(void);
 
 #endif

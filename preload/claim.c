@@ -1,0 +1,94 @@
+/* Which sockets the stack serves. A socket is a kernel socket until an
+ * address-bearing call shows it belongs to the accelerated interface; then
+ * the stack takes it over and the fd is marked in the table. */
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+
+#include "claim.h"
+#include "init.h"
+
+bool fs_accel_on;
+
+static bool
+in_subnet(uint32_t addr)
+{
+	const struct fs_config *c = &fs_ctx.cfg;
+	uint32_t mask = htonl(~0u << (32 - c->prefix));
+
+	return ((addr ^ c->ip) & mask) == 0;
+}
+
+static const char *const why_name[] = {"bind", "connect", "sendto", "multicast join"};
+
+/* Once per process: why a socket that looked like ours stays on the kernel. */
+static void
+stays(int fd, enum fs_claim why, const char *reason)
+{
+	FS_INFO("fd %d stays on the kernel at %s: %s", fd, why_name[why], reason);
+}
+
+struct fs_fd *
+fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)a;
+	struct sockaddr_in local;
+	socklen_t ln = sizeof(local);
+	int type = 0, fl, r;
+	socklen_t tn = sizeof(type);
+	uint32_t addr;
+	void *s;
+
+	if (fs_in_stack || !a || n < sizeof(*sin) || a->sa_family != AF_INET)
+		return NULL;
+	addr = sin->sin_addr.s_addr;
+	switch (why) {
+	case FS_CLAIM_BIND:
+		if (addr != fs_ctx.cfg.ip)
+			return NULL;
+		break;
+	case FS_CLAIM_CONNECT:
+	case FS_CLAIM_SENDTO:
+		if (!in_subnet(addr))
+			return NULL;
+		break;
+	case FS_CLAIM_JOIN:
+		break; /* the caller checked the interface address */
+	}
+	fs_in_stack++;
+	if (FS_REAL(getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &tn) < 0 || type != SOCK_DGRAM) {
+		fs_in_stack--;
+		if (type == SOCK_STREAM)
+			stays(fd, why, "TCP is not accelerated yet");
+		return NULL;
+	}
+	if (why != FS_CLAIM_BIND && why != FS_CLAIM_JOIN &&
+	    (FS_REAL(getsockname, fd, (struct sockaddr *)&local, &ln) < 0 || local.sin_port != 0)) {
+		fs_in_stack--;
+		stays(fd, why, "already bound on the kernel");
+		return NULL;
+	}
+	r = fs_stk_ensure(&fs_ctx.cfg);
+	if (r < 0) {
+		fs_accel_on = false; /* the stack could not start: say it once */
+		fs_in_stack--;
+		return NULL;
+	}
+	fl = FS_REAL(fcntl, fd, F_GETFL);
+	s = fs_udp_open(fd, fl >= 0 && (fl & O_NONBLOCK));
+	if (!s || fs_fdt_mark(fd, &fs_udp_ops, s) < 0) {
+		if (s)
+			fs_udp_ops.close(s);
+		fs_in_stack--;
+		stays(fd, why, "out of memory");
+		return NULL;
+	}
+	if (why == FS_CLAIM_JOIN) {
+		/* Joined after a kernel bind: the stack binds the same port. */
+		if (FS_REAL(getsockname, fd, (struct sockaddr *)&local, &ln) == 0 && local.sin_port)
+			fs_udp_ops.bind(s, (struct sockaddr *)&local, sizeof(local));
+	}
+	fs_in_stack--;
+	FS_DBG("fd %d accelerated at %s", fd, why_name[why]);
+	return fs_fdt_get(fd);
+}

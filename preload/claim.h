@@ -1,0 +1,21 @@
+/* Claiming sockets for the stack. */
+#ifndef FS_CLAIM_H
+#define FS_CLAIM_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "fdtable.h"
+
+enum fs_claim { FS_CLAIM_BIND, FS_CLAIM_CONNECT, FS_CLAIM_SENDTO, FS_CLAIM_JOIN };
+
+/* True once the configuration asks for acceleration and it is valid; false
+ * again if the stack fails to start. Tested before every claim. */
+extern bool fs_accel_on;
+
+/* Hands fd to the stack when address a shows it belongs to the accelerated
+ * interface (why says which call carries a). Starts the stack on first use.
+ * Returns the new entry, or NULL: the fd stays on the kernel. */
+struct fs_fd *fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why);
+
+#endif

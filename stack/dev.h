@@ -1,0 +1,63 @@
+/* The device layer: frames in and out of one port, one RX and one TX queue.
+ * The stack core sees only this header; the DPDK port (dpdk.c) and the
+ * in-memory test backend (memdev.c) implement it. Neither DPDK's nor
+ * lwIP's headers may appear here: they clash (struct ip6_hdr, IP_DF...). */
+#ifndef FS_DEV_H
+#define FS_DEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A received frame: its bytes, and the handle that frees it. */
+struct fs_rxframe {
+	void *data;
+	uint16_t len;
+	void *handle;
+	/* FS_RX_SCRATCH bytes the stack may use for as long as it holds the
+	 * frame (in DPDK: the mbuf's headroom), or NULL. */
+	void *scratch;
+};
+
+#define FS_RX_SCRATCH 64
+
+struct fs_dev;
+
+struct fs_dev_ops {
+	/* Up to n received frames; returns how many. */
+	uint16_t (*rx)(struct fs_dev *d, struct fs_rxframe *f, uint16_t n);
+	/* Gives a received frame's buffer back. */
+	void (*rx_free)(struct fs_dev *d, void *handle);
+	/* Free receive buffers left in the pool (zero-copy receive holds
+	 * buffers in socket queues; below a threshold we copy instead). */
+	unsigned (*rx_avail)(struct fs_dev *d);
+	/* A transmit buffer of room for len bytes: returns its data, sets
+	 * *handle; NULL when no buffer is free (counted as a drop). */
+	void *(*tx_alloc)(struct fs_dev *d, uint16_t len, void **handle);
+	/* Queues a filled buffer; sent at the latest by tx_flush. */
+	void (*tx_queue)(struct fs_dev *d, void *handle);
+	void (*tx_flush)(struct fs_dev *d);
+	bool (*link_up)(struct fs_dev *d);
+	/* An fd that becomes readable when a frame arrives after
+	 * rx_intr(d, true); -1 when the device has no such interrupt. */
+	int (*rx_intr_fd)(struct fs_dev *d);
+	void (*rx_intr)(struct fs_dev *d, bool on);
+	void (*close)(struct fs_dev *d);
+};
+
+struct fs_dev {
+	const struct fs_dev_ops *ops;
+	uint8_t mac[6];
+	uint16_t mtu;
+	/* Counted drops and totals, owned by the thread holding the stack lock. */
+	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes, tx_nobuf, tx_full;
+};
+
+struct fs_config;
+
+/* Opens the process's device as configured: DPDK and FASTSOCK_DEV in the
+ * library (dpdk.c), an in-memory device in the unit tests (memdev.c): the
+ * two are linked alternatively. Returns the device, or NULL after logging
+ * one line saying why (sockets then stay on the kernel). */
+struct fs_dev *fs_dev_open(const struct fs_config *c);
+
+#endif

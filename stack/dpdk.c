@@ -1,0 +1,324 @@
+/* The DPDK port behind stack/dev.h: EAL start-up, one mempool, one port
+ * with one RX and one TX queue. Only DPDK headers here (lwIP's clash). */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "config.h"
+#include "dev.h"
+
+#define NB_MBUF 8191
+#define NB_DESC 1024
+#define TX_BATCH 32
+#define LINK_WAIT_MS 2000
+
+struct dpdk_dev {
+	struct fs_dev dev; /* first: fs_dev * and dpdk_dev * convert */
+	uint16_t port;
+	struct rte_mempool *pool;
+	struct rte_mbuf *rx[TX_BATCH];
+	struct rte_mbuf *tx[TX_BATCH];
+	uint16_t ntx;
+	int intr_fd;
+};
+
+static struct dpdk_dev *
+D(struct fs_dev *d)
+{
+	return (struct dpdk_dev *)d;
+}
+
+static uint16_t
+dpdk_rx(struct fs_dev *d, struct fs_rxframe *f, uint16_t n)
+{
+	struct dpdk_dev *dd = D(d);
+	struct rte_mbuf *m[TX_BATCH];
+	uint16_t i, got;
+
+	if (n > TX_BATCH)
+		n = TX_BATCH;
+	got = rte_eth_rx_burst(dd->port, 0, m, n);
+	for (i = 0; i < got; i++) {
+		/* One segment per frame: the stack's MTU fits one mbuf. A
+		 * chained mbuf is linearised or dropped by the caller's length. */
+		f[i].data = rte_pktmbuf_mtod(m[i], void *);
+		f[i].len = rte_pktmbuf_data_len(m[i]);
+		f[i].handle = m[i];
+		f[i].scratch = m[i]->data_off >= FS_RX_SCRATCH ? m[i]->buf_addr : NULL;
+		d->rx_pkts++;
+		d->rx_bytes += f[i].len;
+	}
+	return got;
+}
+
+static void
+dpdk_rx_free(struct fs_dev *d, void *handle)
+{
+	(void)d;
+	rte_pktmbuf_free(handle);
+}
+
+static unsigned
+dpdk_rx_avail(struct fs_dev *d)
+{
+	return rte_mempool_avail_count(D(d)->pool);
+}
+
+static void
+dpdk_tx_flush(struct fs_dev *d)
+{
+	struct dpdk_dev *dd = D(d);
+	uint16_t sent = 0, tries = 0;
+
+	while (sent < dd->ntx && tries++ < 8)
+		sent += rte_eth_tx_burst(dd->port, 0, dd->tx + sent, dd->ntx - sent);
+	d->tx_pkts += sent;
+	if (sent < dd->ntx) {
+		/* The ring stayed full: the frames are dropped and counted,
+		 * as a NIC queue overflow would drop them. */
+		d->tx_full += dd->ntx - sent;
+		rte_pktmbuf_free_bulk(dd->tx + sent, dd->ntx - sent);
+	}
+	dd->ntx = 0;
+}
+
+static void *
+dpdk_tx_alloc(struct fs_dev *d, uint16_t len, void **handle)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(D(d)->pool);
+	char *p;
+
+	if (!m) {
+		d->tx_nobuf++;
+		return NULL;
+	}
+	p = rte_pktmbuf_append(m, len);
+	if (!p) {
+		rte_pktmbuf_free(m);
+		d->tx_nobuf++;
+		return NULL;
+	}
+	*handle = m;
+	return p;
+}
+
+static void
+dpdk_tx_queue(struct fs_dev *d, void *handle)
+{
+	struct dpdk_dev *dd = D(d);
+
+	d->tx_bytes += rte_pktmbuf_data_len((struct rte_mbuf *)handle);
+	dd->tx[dd->ntx++] = handle;
+	if (dd->ntx == TX_BATCH)
+		dpdk_tx_flush(d);
+}
+
+static bool
+dpdk_link_up(struct fs_dev *d)
+{
+	struct rte_eth_link link;
+
+	return rte_eth_link_get_nowait(D(d)->port, &link) == 0 &&
+	       link.link_status == RTE_ETH_LINK_UP;
+}
+
+static int
+dpdk_rx_intr_fd(struct fs_dev *d)
+{
+	return D(d)->intr_fd;
+}
+
+static void
+dpdk_rx_intr(struct fs_dev *d, bool on)
+{
+	if (D(d)->intr_fd < 0)
+		return;
+	if (on)
+		rte_eth_dev_rx_intr_enable(D(d)->port, 0);
+	else
+		rte_eth_dev_rx_intr_disable(D(d)->port, 0);
+}
+
+static void
+dpdk_close(struct fs_dev *d)
+{
+	struct dpdk_dev *dd = D(d);
+
+	dpdk_tx_flush(d);
+	rte_eth_dev_stop(dd->port);
+	rte_eth_dev_close(dd->port);
+}
+
+static const struct fs_dev_ops dpdk_ops = {
+	.rx = dpdk_rx,
+	.rx_free = dpdk_rx_free,
+	.rx_avail = dpdk_rx_avail,
+	.tx_alloc = dpdk_tx_alloc,
+	.tx_queue = dpdk_tx_queue,
+	.tx_flush = dpdk_tx_flush,
+	.link_up = dpdk_link_up,
+	.rx_intr_fd = dpdk_rx_intr_fd,
+	.rx_intr = dpdk_rx_intr,
+	.close = dpdk_close,
+};
+
+static bool
+have_hugepages(void)
+{
+	char line[128];
+	long free_pages = 0;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %ld", &free_pages) == 1)
+			break;
+	fclose(f);
+	return free_pages > 0;
+}
+
+/* Runs rte_eal_init without letting it change what the program sees:
+ * EAL pins the calling thread to its main lcore (we restore the thread's
+ * CPU set) and starts threads that inherit the signal mask (we block every
+ * signal while it runs, so those threads never take the program's). */
+static int
+eal_start(const struct fs_config *c)
+{
+	static char *argv[64];
+	static char prefix[64], lcore[32], vdev[FS_CFG_STR_MAX + 8], loglvl[32];
+	int argc = 0, i, cpu = 0, r;
+	cpu_set_t cpus;
+	sigset_t all, old;
+
+	CPU_ZERO(&cpus);
+	sched_getaffinity(0, sizeof(cpus), &cpus);
+	for (i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &cpus)) {
+			cpu = i;
+			break;
+		}
+	snprintf(prefix, sizeof(prefix), "--file-prefix=fastsock-%d", (int)getpid());
+	snprintf(lcore, sizeof(lcore), "--lcores=0@%d", cpu);
+	snprintf(loglvl, sizeof(loglvl), "--log-level=%d",
+		 c->log_level >= FS_LOG_DEBUG ? RTE_LOG_DEBUG : RTE_LOG_WARNING);
+	argv[argc++] = "fastsock";
+	argv[argc++] = lcore;
+	argv[argc++] = prefix;
+	argv[argc++] = "--no-telemetry";
+	argv[argc++] = loglvl;
+	if (!have_hugepages()) {
+		/* 22.11 refuses --no-huge with --in-memory; --no-shconf keeps
+		 * the process from sharing a config file instead. */
+		argv[argc++] = "--no-huge";
+		argv[argc++] = "--no-shconf";
+		argv[argc++] = "-m";
+		argv[argc++] = "128";
+	}
+	if (c->dev_is_pci) {
+		argv[argc++] = "-a";
+		argv[argc++] = (char *)c->dev;
+	} else {
+		snprintf(vdev, sizeof(vdev), "--vdev=%s", c->dev);
+		argv[argc++] = "--no-pci";
+		argv[argc++] = vdev;
+	}
+	for (i = 0; i < c->eal_argc; i++)
+		argv[argc++] = c->eal_argv[i];
+	argv[argc] = NULL;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = rte_eal_init(argc, argv);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+	if (r < 0) {
+		FS_ERR("DPDK start failed (%s) for FASTSOCK_DEV=%s; everything runs on the kernel",
+		       rte_strerror(rte_errno), c->dev);
+		return -1;
+	}
+	return 0;
+}
+
+struct fs_dev *
+fs_dev_open(const struct fs_config *c)
+{
+	struct rte_eth_conf conf = {0};
+	struct rte_eth_dev_info info;
+	struct rte_ether_addr mac;
+	struct dpdk_dev *dd;
+	uint16_t port = RTE_MAX_ETHPORTS, p;
+	int r, ms;
+
+	if (eal_start(c) < 0)
+		return NULL;
+	RTE_ETH_FOREACH_DEV(p) {
+		port = p;
+		break;
+	}
+	if (port == RTE_MAX_ETHPORTS) {
+		FS_ERR("FASTSOCK_DEV=%s gave DPDK no port; everything runs on the kernel", c->dev);
+		return NULL;
+	}
+	dd = calloc(1, sizeof(*dd));
+	if (!dd)
+		return NULL;
+	dd->port = port;
+	dd->intr_fd = -1;
+	dd->dev.ops = &dpdk_ops;
+	dd->pool = rte_pktmbuf_pool_create("fs_pool", NB_MBUF, 256, 0,
+					   RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+	if (!dd->pool) {
+		FS_ERR("DPDK mempool: %s; everything runs on the kernel", rte_strerror(rte_errno));
+		goto fail;
+	}
+	rte_eth_dev_info_get(port, &info);
+	/* RX interrupts let the progress thread sleep until a frame comes. */
+	conf.intr_conf.rxq = 1;
+	r = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (r < 0) {
+		conf.intr_conf.rxq = 0;
+		r = rte_eth_dev_configure(port, 1, 1, &conf);
+	}
+	if (r < 0 ||
+	    (r = rte_eth_rx_queue_setup(port, 0, NB_DESC, rte_eth_dev_socket_id(port), NULL,
+					dd->pool)) < 0 ||
+	    (r = rte_eth_tx_queue_setup(port, 0, NB_DESC, rte_eth_dev_socket_id(port), NULL)) < 0 ||
+	    (r = rte_eth_dev_start(port)) < 0) {
+		FS_ERR("DPDK port %u (%s): set-up failed: %s; everything runs on the kernel", port,
+		       info.driver_name, strerror(-r));
+		goto fail;
+	}
+	rte_eth_allmulticast_enable(port);
+	if (conf.intr_conf.rxq)
+		dd->intr_fd = rte_eth_dev_rx_intr_ctl_q_get_fd(port, 0);
+	rte_eth_macaddr_get(port, &mac);
+	memcpy(dd->dev.mac, c->mac_set ? c->mac : mac.addr_bytes, 6);
+	dd->dev.mtu = 1500;
+	for (ms = 0; ms < LINK_WAIT_MS && !dpdk_link_up(&dd->dev); ms++) {
+		struct timespec t = {0, 1000000};
+
+		nanosleep(&t, NULL);
+	}
+	FS_INFO("DPDK port %u (%s) started, link %s after %d ms, rx interrupts %s", port,
+		info.driver_name, dpdk_link_up(&dd->dev) ? "up" : "still down", ms,
+		dd->intr_fd >= 0 ? "on" : "off");
+	return &dd->dev;
+fail:
+	free(dd);
+	return NULL;
+}

@@ -1,0 +1,314 @@
+/* The engine: one stack per process under one lock, a progress round that
+ * any thread may run, the waiters that sleep until the stack has news, and
+ * the background progress thread that covers timers and wakeups while the
+ * program is not calling in. No lwIP or DPDK types here. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "stack.h"
+
+struct fs_stack *fs_stk;
+
+/* Raw system calls: these fds are ours, and going through the interposer
+ * would only cost a lookup (and could recurse while it starts). */
+static void
+efd_signal(int fd)
+{
+	uint64_t one = 1;
+
+	syscall(SYS_write, fd, &one, sizeof(one));
+}
+
+static void
+efd_drain(int fd)
+{
+	uint64_t v;
+
+	syscall(SYS_read, fd, &v, sizeof(v));
+}
+
+static int
+sleep_on(struct pollfd *p, int n, int64_t timeout_ns, const sigset_t *mask)
+{
+	struct timespec ts, *tp = NULL;
+
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tp = &ts;
+	}
+	return (int)syscall(SYS_ppoll, p, (unsigned long)n, tp, mask, (size_t)8);
+}
+
+unsigned
+fs_stk_poll_locked(void)
+{
+	struct fs_dev *d = fs_stk->dev;
+	struct fs_rxframe f[32];
+	struct fs_waiter *w;
+	uint16_t n, i;
+
+	n = d->ops->rx(d, f, 32);
+	for (i = 0; i < n; i++)
+		fs_nif_input(&f[i]);
+	/* lwIP's timers read the clock: every 256th round is often enough
+	 * for a busy thread; the progress thread keeps them on time. */
+	if ((++fs_stk->polls & 255) == 0)
+		fs_nif_timers();
+	d->ops->tx_flush(d);
+	if (fs_stk->news) {
+		fs_stk->news = false;
+		for (w = fs_stk->waiters; w; w = w->next)
+			efd_signal(w->efd);
+	}
+	return n;
+}
+
+static __thread struct fs_waiter self = {-1, NULL};
+
+static void
+waiter_add(void)
+{
+	pthread_mutex_lock(&fs_stk->lock);
+	self.next = fs_stk->waiters;
+	fs_stk->waiters = &self;
+	pthread_mutex_unlock(&fs_stk->lock);
+	efd_signal(fs_stk->kick_fd);
+}
+
+static void
+waiter_del(void)
+{
+	struct fs_waiter **pp;
+
+	pthread_mutex_lock(&fs_stk->lock);
+	for (pp = &fs_stk->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == &self) {
+			*pp = self.next;
+			break;
+		}
+	pthread_mutex_unlock(&fs_stk->lock);
+}
+
+#define WAIT_FDS 64
+
+int
+fs_stk_wait(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct pollfd *kfds, int nk,
+	    const sigset_t *sigmask)
+{
+	uint64_t now = fs_now_ns();
+	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
+	uint64_t spin_end = now + (uint64_t)fs_stk->cfg.spin_us * 1000;
+	struct pollfd local[WAIT_FDS + 1], *p = local;
+	unsigned spins = 0;
+	int i, r = 0;
+
+	if (nk > WAIT_FDS) {
+		p = malloc(sizeof(*p) * (size_t)(nk + 1));
+		if (!p)
+			return -ENOMEM;
+	}
+	for (;;) {
+		if (ready(arg)) {
+			r = 1;
+			break;
+		}
+		fs_stk_progress();
+		if (ready(arg)) {
+			r = 1;
+			break;
+		}
+		now = fs_now_ns();
+		if (now >= deadline) {
+			r = 0;
+			break;
+		}
+		/* Kernel fds are asked every 64 spins: a system call each. */
+		if (nk > 0 && (++spins & 63) == 0 && sleep_on(kfds, nk, 0, NULL) > 0) {
+			r = 2;
+			break;
+		}
+		if (now < spin_end)
+			continue;
+		/* Sleep: register, tell the progress thread, look once more. */
+		if (self.efd < 0 && (self.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+			r = -errno;
+			break;
+		}
+		waiter_add();
+		if (ready(arg)) {
+			waiter_del();
+			r = 1;
+			break;
+		}
+		p[0] = (struct pollfd){self.efd, POLLIN, 0};
+		for (i = 0; i < nk; i++)
+			p[i + 1] = kfds[i];
+		r = sleep_on(p, nk + 1, deadline == UINT64_MAX ? -1 : (int64_t)(deadline - now),
+			     sigmask);
+		waiter_del();
+		efd_drain(self.efd);
+		if (r < 0 && errno == EINTR) {
+			r = -EINTR;
+			break;
+		}
+		if (r > 0 && nk > 0) {
+			for (i = 0; i < nk && !p[i + 1].revents; i++)
+				;
+			if (i < nk) {
+				r = 2;
+				break;
+			}
+		}
+		/* Woken by the stack: look again, without a second spin. */
+	}
+	if (p != local)
+		free(p);
+	return r;
+}
+
+void
+fs_stk_kick(void)
+{
+	fs_stk_progress();
+}
+
+static void *
+progress_main(void *unused)
+{
+	struct fs_dev *d = fs_stk->dev;
+	int ifd = d->ops->rx_intr_fd(d);
+
+	(void)unused;
+	while (!__atomic_load_n(&fs_stk->stop, __ATOMIC_RELAXED)) {
+		struct pollfd p[2];
+		bool waiting;
+		int64_t sleep_ns;
+
+		pthread_mutex_lock(&fs_stk->lock);
+		fs_stk_poll_locked();
+		fs_nif_timers();
+		waiting = fs_stk->waiters != NULL;
+		sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;
+		pthread_mutex_unlock(&fs_stk->lock);
+
+		p[0] = (struct pollfd){fs_stk->kick_fd, POLLIN, 0};
+		if (!waiting) {
+			/* Nobody sleeps on us: wake for timers or a kick only. */
+			if (sleep_on(p, 1, sleep_ns, NULL) > 0)
+				efd_drain(fs_stk->kick_fd);
+			continue;
+		}
+		if (ifd < 0) {
+			/* No RX interrupt: poll for the sleepers at 20 us. */
+			struct timespec t = {0, 20000};
+
+			nanosleep(&t, NULL);
+			continue;
+		}
+		/* Arm the interrupt, then look once more so that a frame that
+		 * came before arming is not slept through. */
+		d->ops->rx_intr(d, true);
+		pthread_mutex_lock(&fs_stk->lock);
+		if (fs_stk_poll_locked() == 0) {
+			pthread_mutex_unlock(&fs_stk->lock);
+			p[1] = (struct pollfd){ifd, POLLIN, 0};
+			if (sleep_on(p, 2, sleep_ns, NULL) > 0) {
+				if (p[0].revents)
+					efd_drain(fs_stk->kick_fd);
+				if (p[1].revents)
+					efd_drain(ifd);
+			}
+		} else {
+			pthread_mutex_unlock(&fs_stk->lock);
+		}
+		d->ops->rx_intr(d, false);
+	}
+	return NULL;
+}
+
+int
+fs_stk_start(struct fs_dev *dev, const struct fs_config *c, bool progress_thread)
+{
+	struct fs_stack *s = calloc(1, sizeof(*s));
+	sigset_t all, old;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	s->dev = dev;
+	s->cfg = *c;
+	s->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->kick_fd < 0) {
+		free(s);
+		return -errno;
+	}
+	fs_stk = s;
+	r = fs_nif_init(dev, c);
+	if (r < 0)
+		return r;
+	if (progress_thread) {
+		/* The progress thread must never take the program's signals. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		r = pthread_create(&s->progress, NULL, progress_main, NULL);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (r != 0)
+			return -r;
+		pthread_setname_np(s->progress, "fastsock-prog");
+	}
+	return 0;
+}
+
+void
+fs_stk_stop(void)
+{
+	if (!fs_stk)
+		return;
+	if (fs_stk->progress) {
+		__atomic_store_n(&fs_stk->stop, 1, __ATOMIC_RELAXED);
+		efd_signal(fs_stk->kick_fd);
+		pthread_join(fs_stk->progress, NULL);
+		fs_stk->progress = 0;
+	}
+}
+
+static pthread_once_t start_once = PTHREAD_ONCE_INIT;
+static const struct fs_config *start_cfg;
+static int start_result = -ENODEV;
+
+static void
+start(void)
+{
+	struct fs_dev *dev = fs_dev_open(start_cfg);
+	int r;
+
+	if (!dev)
+		return;
+	r = fs_stk_start(dev, start_cfg, true);
+	if (r < 0) {
+		FS_ERR("stack start failed: %s; everything runs on the kernel", strerror(-r));
+		return;
+	}
+	start_result = 0;
+	FS_INFO("stack up on %s, %u.%u.%u.%u/%u", start_cfg->dev,
+		((uint8_t *)&start_cfg->ip)[0], ((uint8_t *)&start_cfg->ip)[1],
+		((uint8_t *)&start_cfg->ip)[2], ((uint8_t *)&start_cfg->ip)[3], start_cfg->prefix);
+}
+
+int
+fs_stk_ensure(const struct fs_config *c)
+{
+	start_cfg = c;
+	pthread_once(&start_once, start);
+	return start_result;
+}

@@ -1,0 +1,196 @@
+/* The in-memory device (see memdev.h). Single-threaded by design: the stack
+ * lock serialises the stack's side, and tests inject and take under it. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dev.h"
+#include "memdev.h"
+#include "stack.h"
+
+#define SLOTS 256
+#define BUFSZ 2048
+
+struct frame {
+	uint16_t len;
+	uint8_t scratch[FS_RX_SCRATCH];
+	uint8_t data[BUFSZ];
+};
+
+struct ring {
+	struct frame *f[SLOTS];
+	unsigned head, tail;
+};
+
+static struct fs_dev dev;
+static struct ring rxq, txq;
+static unsigned held;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+push(struct ring *r, const void *data, uint16_t len)
+{
+	struct frame *f;
+
+	if (r->tail - r->head == SLOTS || len > BUFSZ || !(f = malloc(sizeof(*f))))
+		return -1;
+	f->len = len;
+	memcpy(f->data, data, len);
+	r->f[r->tail++ % SLOTS] = f;
+	return 0;
+}
+
+int
+fs_memdev_inject(const void *frame, uint16_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&lock);
+	r = push(&rxq, frame, len);
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+int
+fs_memdev_take(void *buf, uint16_t cap)
+{
+	struct frame *f = NULL;
+	int len = -1;
+
+	pthread_mutex_lock(&lock);
+	if (txq.head != txq.tail)
+		f = txq.f[txq.head++ % SLOTS];
+	pthread_mutex_unlock(&lock);
+	if (f) {
+		len = f->len < cap ? f->len : cap;
+		memcpy(buf, f->data, (size_t)len);
+		free(f);
+	}
+	return len;
+}
+
+unsigned
+fs_memdev_held(void)
+{
+	return __atomic_load_n(&held, __ATOMIC_RELAXED);
+}
+
+static uint16_t
+mem_rx(struct fs_dev *d, struct fs_rxframe *out, uint16_t n)
+{
+	uint16_t i = 0;
+
+	(void)d;
+	pthread_mutex_lock(&lock);
+	while (i < n && rxq.head != rxq.tail) {
+		struct frame *f = rxq.f[rxq.head++ % SLOTS];
+
+		out[i++] = (struct fs_rxframe){f->data, f->len, f, f->scratch};
+		__atomic_add_fetch(&held, 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&lock);
+	return i;
+}
+
+static void
+mem_rx_free(struct fs_dev *d, void *handle)
+{
+	(void)d;
+	__atomic_sub_fetch(&held, 1, __ATOMIC_RELAXED);
+	free(handle);
+}
+
+static unsigned
+mem_rx_avail(struct fs_dev *d)
+{
+	(void)d;
+	return 4096 - fs_memdev_held();
+}
+
+static void *
+mem_tx_alloc(struct fs_dev *d, uint16_t len, void **handle)
+{
+	struct frame *f;
+
+	if (len > BUFSZ || !(f = malloc(sizeof(*f)))) {
+		d->tx_nobuf++;
+		return NULL;
+	}
+	f->len = len;
+	*handle = f;
+	return f->data;
+}
+
+static void
+mem_tx_queue(struct fs_dev *d, void *handle)
+{
+	struct frame *f = handle;
+
+	pthread_mutex_lock(&lock);
+	if (txq.tail - txq.head == SLOTS) {
+		d->tx_full++;
+		free(f);
+	} else {
+		txq.f[txq.tail++ % SLOTS] = f;
+		d->tx_pkts++;
+		d->tx_bytes += f->len;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+static void
+mem_tx_flush(struct fs_dev *d)
+{
+	(void)d;
+}
+
+static bool
+mem_link_up(struct fs_dev *d)
+{
+	(void)d;
+	return true;
+}
+
+static int
+mem_rx_intr_fd(struct fs_dev *d)
+{
+	(void)d;
+	return -1;
+}
+
+static void
+mem_rx_intr(struct fs_dev *d, bool on)
+{
+	(void)d;
+	(void)on;
+}
+
+static void
+mem_close(struct fs_dev *d)
+{
+	(void)d;
+}
+
+static const struct fs_dev_ops mem_ops = {
+	.rx = mem_rx,
+	.rx_free = mem_rx_free,
+	.rx_avail = mem_rx_avail,
+	.tx_alloc = mem_tx_alloc,
+	.tx_queue = mem_tx_queue,
+	.tx_flush = mem_tx_flush,
+	.link_up = mem_link_up,
+	.rx_intr_fd = mem_rx_intr_fd,
+	.rx_intr = mem_rx_intr,
+	.close = mem_close,
+};
+
+struct fs_dev *
+fs_dev_open(const struct fs_config *c)
+{
+	static const uint8_t mac[6] = FS_MEMDEV_MAC;
+
+	dev.ops = &mem_ops;
+	memcpy(dev.mac, c->mac_set ? c->mac : mac, 6);
+	dev.mtu = 1500;
+	return &dev;
+}

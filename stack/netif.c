@@ -1,0 +1,157 @@
+/* lwIP glue: the netif over the device, lwIP's start-up and timers.
+ * lwIP headers only (no DPDK: their headers clash). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <lwip/etharp.h>
+#include <lwip/igmp.h>
+#include <lwip/init.h>
+#include <lwip/netif.h>
+#include <lwip/pbuf.h>
+#include <lwip/timeouts.h>
+#include <netif/ethernet.h>
+
+#include "log.h"
+#include "stack.h"
+
+static struct netif nif;
+static struct fs_dev *dev;
+
+uint64_t
+fs_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Zero-copy receive: the pbuf points into the device buffer; its custom
+ * part lives in the buffer's scratch space, and freeing the pbuf gives the
+ * buffer back to the device. */
+struct rx_pbuf {
+	struct pbuf_custom pc;
+	void *handle;
+};
+
+_Static_assert(sizeof(struct rx_pbuf) <= FS_RX_SCRATCH, "rx_pbuf must fit the scratch space");
+
+static void
+rx_pbuf_free(struct pbuf *p)
+{
+	struct rx_pbuf *rp = (struct rx_pbuf *)p;
+
+	dev->ops->rx_free(dev, rp->handle);
+}
+
+/* Below this many free device buffers, receive copies so that sockets
+ * holding frames cannot starve the receive ring. */
+#define RX_COPY_BELOW 512
+
+void
+fs_nif_input(struct fs_rxframe *f)
+{
+	struct pbuf *p;
+
+	if (f->len < SIZEOF_ETH_HDR || f->len > dev->mtu + SIZEOF_ETH_HDR + 4) {
+		fs_stk->drops.rx_bad_frame++;
+		dev->ops->rx_free(dev, f->handle);
+		return;
+	}
+	if (f->scratch && dev->ops->rx_avail(dev) >= RX_COPY_BELOW) {
+		struct rx_pbuf *rp = f->scratch;
+
+		rp->pc.custom_free_function = rx_pbuf_free;
+		rp->handle = f->handle;
+		p = pbuf_alloced_custom(PBUF_RAW, f->len, PBUF_REF, &rp->pc, f->data, f->len);
+	} else {
+		p = pbuf_alloc(PBUF_RAW, f->len, PBUF_RAM);
+		if (p)
+			memcpy(p->payload, f->data, f->len);
+		dev->ops->rx_free(dev, f->handle);
+	}
+	if (!p) {
+		fs_stk->drops.rx_nomem++;
+		return;
+	}
+	if (nif.input(p, &nif) != ERR_OK)
+		pbuf_free(p);
+}
+
+static err_t
+linkoutput(struct netif *n, struct pbuf *p)
+{
+	void *handle;
+	char *buf;
+
+	(void)n;
+	if (p->tot_len > dev->mtu + SIZEOF_ETH_HDR) {
+		return ERR_BUF;
+	}
+	buf = dev->ops->tx_alloc(dev, p->tot_len, &handle);
+	if (!buf)
+		return ERR_MEM;
+	pbuf_copy_partial(p, buf, p->tot_len, 0);
+	dev->ops->tx_queue(dev, handle);
+	return ERR_OK;
+}
+
+static err_t
+igmp_mac_filter(struct netif *n, const ip4_addr_t *group, enum netif_mac_filter_action a)
+{
+	/* allmulticast is on at the port: every group reaches us. */
+	(void)n;
+	(void)group;
+	(void)a;
+	return ERR_OK;
+}
+
+static err_t
+nif_init(struct netif *n)
+{
+	n->name[0] = 'f';
+	n->name[1] = 's';
+	n->output = etharp_output;
+	n->linkoutput = linkoutput;
+	n->mtu = dev->mtu;
+	n->hwaddr_len = ETH_HWADDR_LEN;
+	memcpy(n->hwaddr, dev->mac, ETH_HWADDR_LEN);
+	n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET |
+		   NETIF_FLAG_IGMP;
+	netif_set_igmp_mac_filter(n, igmp_mac_filter);
+	return ERR_OK;
+}
+
+int
+fs_nif_init(struct fs_dev *d, const struct fs_config *c)
+{
+	ip4_addr_t ip, mask, gw;
+
+	dev = d;
+	lwip_init();
+	ip.addr = c->ip;
+	mask.addr = c->prefix ? htonl(~0u << (32 - c->prefix)) : 0;
+	gw.addr = c->gw;
+	if (!netif_add(&nif, &ip, &mask, &gw, NULL, nif_init, ethernet_input))
+		return -ENODEV;
+	netif_set_default(&nif);
+	netif_set_up(&nif);
+	netif_set_link_up(&nif);
+	return 0;
+}
+
+void
+fs_nif_timers(void)
+{
+	sys_check_timeouts();
+}
+
+uint32_t
+fs_nif_sleeptime(void)
+{
+	uint32_t ms = sys_timeouts_sleeptime();
+
+	return ms > 100 ? 100 : ms;
+}

@@ -1,0 +1,85 @@
+/* The stack core shared by stack/ files: one stack per process, its lock,
+ * its device, its waiters and counters. No lwIP or DPDK types here. */
+#ifndef FS_STACK_H
+#define FS_STACK_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "dev.h"
+#include "sock.h"
+
+#define fs_likely(x) __builtin_expect(!!(x), 1)
+#define fs_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Drops, by reason; shown by tools and tests. */
+struct fs_drops {
+	uint64_t rx_bad_frame;	/* too short, oversize, unknown ethertype */
+	uint64_t rx_nomem;	/* no pbuf for a received frame */
+	uint64_t rx_queue_full; /* a socket's receive queue was full */
+	uint64_t rx_no_socket;	/* UDP to a port nobody bound (ICMP sent) */
+};
+
+/* A thread sleeping until the stack has news: the stack writes efd. */
+struct fs_waiter {
+	int efd;
+	struct fs_waiter *next;
+};
+
+struct fs_stack {
+	pthread_mutex_t lock; /* everything below, and all of lwIP */
+	struct fs_dev *dev;
+	struct fs_config cfg;
+	struct fs_drops drops;
+	struct fs_waiter *waiters;
+	int kick_fd;		/* wakes the progress thread */
+	bool news;		/* a socket changed state during this poll */
+	uint64_t polls;
+	pthread_t progress;
+	int stop;
+};
+
+/* The process's stack once started, else NULL. */
+extern struct fs_stack *fs_stk;
+
+/* Starts the stack over dev (taken over). Returns 0 or -errno. */
+int fs_stk_start(struct fs_dev *dev, const struct fs_config *c, bool progress_thread);
+
+/* Stops the progress thread and closes the device (tests, exit). */
+void fs_stk_stop(void);
+
+/* One round of progress: receive a burst, run lwIP, fire due timers, send
+ * what is queued. The caller holds fs_stk->lock. Returns frames received. */
+unsigned fs_stk_poll_locked(void);
+
+/* Progress if the lock is free (the hot paths never wait for it). */
+static inline void
+fs_stk_progress(void)
+{
+	if (pthread_mutex_trylock(&fs_stk->lock) == 0) {
+		fs_stk_poll_locked();
+		pthread_mutex_unlock(&fs_stk->lock);
+	}
+}
+
+/* Called under the lock when a socket became readable, writable or got an
+ * error: wakes the sleeping waiters once the poll ends. */
+static inline void
+fs_stk_news(void)
+{
+	fs_stk->news = true;
+}
+
+
+/* lwIP glue (netif.c). */
+int fs_nif_init(struct fs_dev *dev, const struct fs_config *c);
+void fs_nif_input(struct fs_rxframe *f);
+void fs_nif_timers(void);
+/* ms until the next lwIP timer (capped). */
+uint32_t fs_nif_sleeptime(void);
+
+uint64_t fs_now_ns(void);
+
+#endif

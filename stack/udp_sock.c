@@ -1,0 +1,671 @@
+/* UDP sockets on lwIP's raw API with the kernel's semantics. A socket keeps
+ * the datagrams lwIP hands it in a ring that the stack fills (under the
+ * stack lock) and the program empties (under the socket's own reader
+ * lock), so an empty nonblocking receive touches neither lock. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <lwip/icmp.h>
+#include <lwip/igmp.h>
+#include <lwip/ip.h>
+#include <lwip/ip4.h>
+#include <lwip/netif.h>
+#include <lwip/pbuf.h>
+#include <lwip/prot/icmp.h>
+#include <lwip/prot/ip4.h>
+#include <lwip/prot/udp.h>
+#include <lwip/raw.h>
+#include <lwip/udp.h>
+
+#include "log.h"
+#include "sock.h"
+#include "stack.h"
+
+#define QCAP 1024u		/* datagrams a socket may hold */
+#define RMEM_DEFAULT 212992	/* Linux's net.core.rmem_default */
+#define UDP_MAX_PAYLOAD 65507
+
+struct dgram {
+	struct pbuf *p;
+	uint32_t addr; /* network order */
+	uint16_t port; /* host order */
+};
+
+struct fs_udp {
+	struct udp_pcb *pcb;
+	int kfd;
+	/* Receive ring: tail written by the stack, head by readers. */
+	struct dgram q[QCAP];
+	unsigned head, tail;
+	size_t qbytes; /* bytes queued; under the stack lock */
+	pthread_mutex_t rlock;
+	int so_error;
+	bool nonblock, connected, mcast_loop;
+	uint64_t drops;
+	struct fs_udp *next; /* all sockets, for ICMP errors and loopback */
+};
+
+static struct fs_udp *all;
+static struct raw_pcb *icmp_watch;
+
+static unsigned
+queued(const struct fs_udp *u)
+{
+	return __atomic_load_n(&u->tail, __ATOMIC_ACQUIRE) - u->head;
+}
+
+/* Kernel fd helpers: socket options live on the kernel socket too, so that
+ * validation, defaults and getsockopt answers are the kernel's own. */
+static int
+kopt_get(int kfd, int level, int opt, void *v, socklen_t *n)
+{
+	return syscall(SYS_getsockopt, kfd, level, opt, v, n) < 0 ? -errno : 0;
+}
+
+static int
+kopt_set(int kfd, int level, int opt, const void *v, socklen_t n)
+{
+	return syscall(SYS_setsockopt, kfd, level, opt, v, n) < 0 ? -errno : 0;
+}
+
+static int
+rcvbuf(const struct fs_udp *u)
+{
+	int v = RMEM_DEFAULT;
+	socklen_t n = sizeof(v);
+
+	kopt_get(u->kfd, SOL_SOCKET, SO_RCVBUF, &v, &n);
+	return v;
+}
+
+static int64_t
+timeo_ns(const struct fs_udp *u, int opt)
+{
+	struct timeval tv = {0, 0};
+	socklen_t n = sizeof(tv);
+
+	if (kopt_get(u->kfd, SOL_SOCKET, opt, &tv, &n) < 0 || (tv.tv_sec == 0 && tv.tv_usec == 0))
+		return -1;
+	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+}
+
+/* Queues p (payload at the UDP data) for u, or drops and counts. */
+static void
+deliver(struct fs_udp *u, struct pbuf *p, uint32_t addr, uint16_t port)
+{
+	unsigned t = u->tail;
+
+	/* As the kernel: a datagram fits while the queue is under rcvbuf. */
+	if (t - __atomic_load_n(&u->head, __ATOMIC_ACQUIRE) >= QCAP ||
+	    u->qbytes + p->tot_len > (size_t)rcvbuf(u)) {
+		u->drops++;
+		fs_stk->drops.rx_queue_full++;
+		pbuf_free(p);
+		return;
+	}
+	u->q[t % QCAP] = (struct dgram){p, addr, port};
+	__atomic_add_fetch(&u->qbytes, p->tot_len, __ATOMIC_RELAXED);
+	__atomic_store_n(&u->tail, t + 1, __ATOMIC_RELEASE);
+	fs_stk_news();
+}
+
+static void
+on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port)
+{
+	(void)pcb;
+	deliver(arg, p, ip4_addr_get_u32(ip_2_ip4(addr)), port);
+}
+
+/* ICMP destination unreachable for a connected socket's peer becomes its
+ * pending error, as the kernel reports it (ECONNREFUSED for a closed port).
+ * Returns 0: lwIP's own ICMP handling still sees the packet. */
+static u8_t
+on_icmp(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr_t *src)
+{
+	u8_t buf[8 + IP_HLEN + 8];
+	struct ip_hdr *ih = (struct ip_hdr *)(buf + 8);
+	struct udp_hdr *uh;
+	struct fs_udp *u;
+	u16_t hl;
+
+	(void)arg;
+	(void)pcb;
+	(void)src;
+	/* p->payload is the IP header here. */
+	if (p->tot_len < IP_HLEN)
+		return 0;
+	hl = (u16_t)(IPH_HL((struct ip_hdr *)p->payload) * 4);
+	if (pbuf_copy_partial(p, buf, sizeof(buf), hl) != sizeof(buf) || buf[0] != ICMP_DUR ||
+	    IPH_PROTO(ih) != IP_PROTO_UDP || IPH_HL(ih) != 5)
+		return 0;
+	uh = (struct udp_hdr *)(buf + 8 + IP_HLEN);
+	for (u = all; u; u = u->next) {
+		if (u->connected && u->pcb->local_port == lwip_ntohs(uh->src) &&
+		    u->pcb->remote_port == lwip_ntohs(uh->dest) &&
+		    ip4_addr_get_u32(ip_2_ip4(&u->pcb->remote_ip)) == ih->dest.addr) {
+			u->so_error = buf[1] == ICMP_DUR_PORT ? ECONNREFUSED : EHOSTUNREACH;
+			fs_stk_news();
+		}
+	}
+	return 0;
+}
+
+void *
+fs_udp_open(int kfd, bool nonblock)
+{
+	struct fs_udp *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->kfd = kfd;
+	u->nonblock = nonblock;
+	u->mcast_loop = true;
+	pthread_mutex_init(&u->rlock, NULL);
+	pthread_mutex_lock(&fs_stk->lock);
+	if (!icmp_watch && (icmp_watch = raw_new(IP_PROTO_ICMP)))
+		raw_recv(icmp_watch, on_icmp, NULL);
+	u->pcb = udp_new();
+	if (u->pcb) {
+		udp_recv(u->pcb, on_recv, u);
+		u->next = all;
+		all = u;
+	}
+	pthread_mutex_unlock(&fs_stk->lock);
+	if (!u->pcb) {
+		free(u);
+		return NULL;
+	}
+	return u;
+}
+
+static int
+check_sin(const struct sockaddr *a, socklen_t n, const struct sockaddr_in **sin)
+{
+	if (!a || n < sizeof(struct sockaddr_in))
+		return -EINVAL;
+	if (a->sa_family != AF_INET)
+		return -EAFNOSUPPORT;
+	*sin = (const struct sockaddr_in *)a;
+	return 0;
+}
+
+static int
+udp_bind_(void *s, const struct sockaddr *a, socklen_t n)
+{
+	struct fs_udp *u = s;
+	const struct sockaddr_in *sin;
+	ip_addr_t ip;
+	int r = check_sin(a, n, &sin), reuse = 0;
+	socklen_t rl = sizeof(reuse);
+	err_t e;
+
+	if (r < 0)
+		return r;
+	if (sin->sin_addr.s_addr != INADDR_ANY && sin->sin_addr.s_addr != fs_stk->cfg.ip &&
+	    !IN_MULTICAST(ntohl(sin->sin_addr.s_addr)))
+		return -EADDRNOTAVAIL;
+	kopt_get(u->kfd, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl);
+	ip_addr_set_ip4_u32_val(ip, sin->sin_addr.s_addr);
+	pthread_mutex_lock(&fs_stk->lock);
+	if (u->pcb->local_port != 0) {
+		pthread_mutex_unlock(&fs_stk->lock);
+		return -EINVAL;
+	}
+	if (reuse)
+		ip_set_option(u->pcb, SOF_REUSEADDR);
+	e = udp_bind(u->pcb, &ip, ntohs(sin->sin_port));
+	pthread_mutex_unlock(&fs_stk->lock);
+	return e == ERR_OK ? 0 : e == ERR_USE ? -EADDRINUSE : -EINVAL;
+}
+
+static bool
+routable(uint32_t addr)
+{
+	uint32_t mask = fs_stk->cfg.prefix ? htonl(~0u << (32 - fs_stk->cfg.prefix)) : 0;
+
+	return ((addr ^ fs_stk->cfg.ip) & mask) == 0 || fs_stk->cfg.gw != 0 ||
+	       IN_MULTICAST(ntohl(addr)) || addr == INADDR_BROADCAST;
+}
+
+static int
+udp_connect_(void *s, const struct sockaddr *a, socklen_t n)
+{
+	struct fs_udp *u = s;
+	const struct sockaddr_in *sin;
+	ip_addr_t ip;
+	err_t e;
+	int r;
+
+	if (a && n >= sizeof(sa_family_t) && a->sa_family == AF_UNSPEC) {
+		pthread_mutex_lock(&fs_stk->lock);
+		udp_disconnect(u->pcb);
+		u->connected = false;
+		u->so_error = 0;
+		pthread_mutex_unlock(&fs_stk->lock);
+		return 0;
+	}
+	if ((r = check_sin(a, n, &sin)) < 0)
+		return r;
+	if (!routable(sin->sin_addr.s_addr))
+		return -ENETUNREACH;
+	ip_addr_set_ip4_u32_val(ip, sin->sin_addr.s_addr);
+	pthread_mutex_lock(&fs_stk->lock);
+	e = udp_connect(u->pcb, &ip, ntohs(sin->sin_port));
+	u->connected = e == ERR_OK;
+	u->so_error = 0;
+	pthread_mutex_unlock(&fs_stk->lock);
+	return e == ERR_OK ? 0 : e == ERR_USE ? -EADDRINUSE : -EINVAL;
+}
+
+static int
+udp_listen_(void *s, int backlog)
+{
+	(void)s;
+	(void)backlog;
+	return -EOPNOTSUPP;
+}
+
+static int
+udp_accept_(void *s, struct sockaddr *a, socklen_t *n, int flags)
+{
+	(void)s;
+	(void)a;
+	(void)n;
+	(void)flags;
+	return -EOPNOTSUPP;
+}
+
+static int
+udp_shutdown_(void *s, int how)
+{
+	struct fs_udp *u = s;
+
+	if (how < SHUT_RD || how > SHUT_RDWR)
+		return -EINVAL;
+	/* The kernel refuses shutdown on an unconnected datagram socket. */
+	return u->connected ? 0 : -ENOTCONN;
+}
+
+static void
+fill_sin(struct sockaddr *a, socklen_t *n, uint32_t addr, uint16_t port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+	sin.sin_addr.s_addr = addr;
+	if (a && n) {
+		memcpy(a, &sin, *n < sizeof(sin) ? *n : sizeof(sin));
+		*n = sizeof(sin);
+	}
+}
+
+static int
+udp_name_(void *s, struct sockaddr *a, socklen_t *n, int peer)
+{
+	struct fs_udp *u = s;
+	uint32_t ip;
+
+	if (!n)
+		return -EFAULT;
+	pthread_mutex_lock(&fs_stk->lock);
+	if (peer) {
+		if (!u->connected) {
+			pthread_mutex_unlock(&fs_stk->lock);
+			return -ENOTCONN;
+		}
+		fill_sin(a, n, ip4_addr_get_u32(ip_2_ip4(&u->pcb->remote_ip)), u->pcb->remote_port);
+	} else {
+		ip = ip4_addr_get_u32(ip_2_ip4(&u->pcb->local_ip));
+		/* A connected socket reports the source address it uses. */
+		if (ip == 0 && u->connected)
+			ip = fs_stk->cfg.ip;
+		fill_sin(a, n, ip, u->pcb->local_port);
+	}
+	pthread_mutex_unlock(&fs_stk->lock);
+	return 0;
+}
+
+static int
+udp_getsockopt_(void *s, int level, int opt, void *v, socklen_t *n)
+{
+	struct fs_udp *u = s;
+
+	if (level == SOL_SOCKET && opt == SO_ERROR && v && n && *n >= sizeof(int)) {
+		pthread_mutex_lock(&fs_stk->lock);
+		*(int *)v = u->so_error;
+		u->so_error = 0;
+		pthread_mutex_unlock(&fs_stk->lock);
+		*n = sizeof(int);
+		return 0;
+	}
+	return kopt_get(u->kfd, level, opt, v, n);
+}
+
+static int
+membership(struct fs_udp *u, int opt, const void *v, socklen_t n)
+{
+	const struct ip_mreq *mr = v;
+	ip4_addr_t group;
+	err_t e;
+
+	if (!v || n < sizeof(struct ip_mreq))
+		return -EINVAL;
+	if (!IN_MULTICAST(ntohl(mr->imr_multiaddr.s_addr)))
+		return -EINVAL;
+	(void)u;
+	ip4_addr_set_u32(&group, mr->imr_multiaddr.s_addr);
+	pthread_mutex_lock(&fs_stk->lock);
+	e = opt == IP_ADD_MEMBERSHIP ? igmp_joingroup_netif(netif_default, &group)
+				     : igmp_leavegroup_netif(netif_default, &group);
+	fs_stk->dev->ops->tx_flush(fs_stk->dev);
+	pthread_mutex_unlock(&fs_stk->lock);
+	if (e == ERR_OK)
+		return 0;
+	return opt == IP_ADD_MEMBERSHIP ? -ENOBUFS : -EADDRNOTAVAIL;
+}
+
+static int
+udp_setsockopt_(void *s, int level, int opt, const void *v, socklen_t n)
+{
+	struct fs_udp *u = s;
+	int r;
+
+	if (level == IPPROTO_IP && (opt == IP_ADD_MEMBERSHIP || opt == IP_DROP_MEMBERSHIP))
+		return membership(u, opt, v, n);
+	/* The kernel validates and keeps every option; we mirror what the
+	 * stack needs. */
+	r = kopt_set(u->kfd, level, opt, v, n);
+	if (r < 0 || level != IPPROTO_IP)
+		return r;
+	pthread_mutex_lock(&fs_stk->lock);
+	if (opt == IP_MULTICAST_TTL || opt == IP_TTL) {
+		int ttl = n >= sizeof(int) ? *(const int *)v : *(const unsigned char *)v;
+
+		if (opt == IP_MULTICAST_TTL)
+			udp_set_multicast_ttl(u->pcb, (u8_t)ttl);
+		else
+			u->pcb->ttl = (u8_t)ttl;
+	} else if (opt == IP_MULTICAST_LOOP) {
+		u->mcast_loop = (n >= sizeof(int) ? *(const int *)v : *(const unsigned char *)v) != 0;
+	} else if (opt == IP_MULTICAST_IF) {
+		ip4_addr_t a;
+
+		ip4_addr_set_u32(&a, ((const struct in_addr *)v)->s_addr);
+		udp_set_multicast_netif_addr(u->pcb, &a);
+	}
+	pthread_mutex_unlock(&fs_stk->lock);
+	return 0;
+}
+
+static bool
+readable(void *s)
+{
+	struct fs_udp *u = s;
+
+	return queued(u) != 0 || u->so_error != 0;
+}
+
+/* Copies the datagram into the iovecs; returns the bytes copied. */
+static size_t
+copy_out(struct pbuf *p, const struct msghdr *m)
+{
+	size_t done = 0, i;
+
+	for (i = 0; i < m->msg_iovlen && done < p->tot_len; i++) {
+		size_t want = m->msg_iov[i].iov_len;
+
+		if (want > p->tot_len - done)
+			want = p->tot_len - done;
+		pbuf_copy_partial(p, m->msg_iov[i].iov_base, (u16_t)want, (u16_t)done);
+		done += want;
+	}
+	return done;
+}
+
+static ssize_t
+udp_recvmsg_(void *s, struct msghdr *m, int flags)
+{
+	struct fs_udp *u = s;
+	struct dgram d;
+	size_t got;
+	int e;
+
+	if (flags & (MSG_OOB | MSG_ERRQUEUE))
+		return flags & MSG_OOB ? -EOPNOTSUPP : -EAGAIN;
+	if (fs_unlikely(queued(u) == 0)) {
+		fs_stk_progress();
+		while (queued(u) == 0) {
+			if (u->so_error) {
+				pthread_mutex_lock(&fs_stk->lock);
+				e = u->so_error;
+				u->so_error = 0;
+				pthread_mutex_unlock(&fs_stk->lock);
+				if (e)
+					return -e;
+			}
+			if (u->nonblock || (flags & MSG_DONTWAIT))
+				return -EAGAIN;
+			e = fs_stk_wait(readable, u, timeo_ns(u, SO_RCVTIMEO), NULL, 0, NULL);
+			if (e == 0)
+				return -EAGAIN;
+			if (e < 0)
+				return e;
+		}
+	}
+	pthread_mutex_lock(&u->rlock);
+	if (queued(u) == 0) { /* another reader took it */
+		pthread_mutex_unlock(&u->rlock);
+		return u->nonblock || (flags & MSG_DONTWAIT) ? -EAGAIN
+							      : udp_recvmsg_(s, m, flags);
+	}
+	d = u->q[u->head % QCAP];
+	got = copy_out(d.p, m);
+	m->msg_flags = got < d.p->tot_len ? MSG_TRUNC : 0;
+	m->msg_controllen = 0;
+	if (m->msg_name)
+		fill_sin(m->msg_name, &m->msg_namelen, d.addr, d.port);
+	else
+		m->msg_namelen = 0;
+	if (!(flags & MSG_PEEK)) {
+		__atomic_sub_fetch(&u->qbytes, d.p->tot_len, __ATOMIC_RELAXED);
+		__atomic_store_n(&u->head, u->head + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&u->rlock);
+	if (flags & MSG_TRUNC)
+		got = d.p->tot_len;
+	if (!(flags & MSG_PEEK))
+		pbuf_free(d.p);
+	return (ssize_t)got;
+}
+
+/* Delivers a copy of p to every local socket that would receive a packet
+ * to addr:port (our own address, or a group with loop on): lwIP's own
+ * loopback needs a tcpip thread we do not run. */
+static void
+loop_local(struct pbuf *p, uint32_t dst, uint16_t port, uint32_t src, uint16_t sport)
+{
+	struct fs_udp *v;
+
+	for (v = all; v; v = v->next) {
+		uint32_t lip = ip4_addr_get_u32(ip_2_ip4(&v->pcb->local_ip));
+		struct pbuf *c;
+
+		if (v->pcb->local_port != port || (lip != 0 && lip != dst))
+			continue;
+		if (v->connected && (v->pcb->remote_port != sport ||
+				     ip4_addr_get_u32(ip_2_ip4(&v->pcb->remote_ip)) != src))
+			continue;
+		c = pbuf_alloc(PBUF_RAW, p->tot_len, PBUF_RAM);
+		if (!c) {
+			fs_stk->drops.rx_nomem++;
+			continue;
+		}
+		pbuf_copy(c, p);
+		deliver(v, c, src, sport);
+		if (!IN_MULTICAST(ntohl(dst)))
+			break; /* unicast: one receiver */
+	}
+}
+
+static ssize_t
+udp_sendmsg_(void *s, const struct msghdr *m, int flags)
+{
+	struct fs_udp *u = s;
+	const struct sockaddr_in *sin = NULL;
+	size_t len = 0, i, off = 0;
+	uint32_t dst;
+	uint16_t port;
+	struct pbuf *p;
+	ip_addr_t ip;
+	err_t e;
+	int r;
+
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	if (m->msg_name) {
+		if ((r = check_sin(m->msg_name, m->msg_namelen, &sin)) < 0 &&
+		    !(r == -EAFNOSUPPORT && ((struct sockaddr *)m->msg_name)->sa_family == AF_UNSPEC))
+			return r;
+		sin = m->msg_name;
+		dst = sin->sin_addr.s_addr;
+		port = ntohs(sin->sin_port);
+		if (port == 0)
+			return -EINVAL;
+	} else if (u->connected) {
+		dst = ip4_addr_get_u32(ip_2_ip4(&u->pcb->remote_ip));
+		port = u->pcb->remote_port;
+	} else {
+		return -EDESTADDRREQ;
+	}
+	for (i = 0; i < m->msg_iovlen; i++)
+		len += m->msg_iov[i].iov_len;
+	if (len > UDP_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (!routable(dst))
+		return -ENETUNREACH;
+	pthread_mutex_lock(&fs_stk->lock);
+	p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
+	if (!p) {
+		pthread_mutex_unlock(&fs_stk->lock);
+		return -ENOBUFS;
+	}
+	for (i = 0; i < m->msg_iovlen; i++) {
+		pbuf_take_at(p, m->msg_iov[i].iov_base, (u16_t)m->msg_iov[i].iov_len, (u16_t)off);
+		off += m->msg_iov[i].iov_len;
+	}
+	if (u->pcb->local_port == 0) {
+		e = udp_bind(u->pcb, IP4_ADDR_ANY, 0);
+		if (e != ERR_OK) {
+			pbuf_free(p);
+			pthread_mutex_unlock(&fs_stk->lock);
+			return -EAGAIN;
+		}
+	}
+	if (dst == fs_stk->cfg.ip) {
+		loop_local(p, dst, port, fs_stk->cfg.ip, u->pcb->local_port);
+		e = ERR_OK;
+	} else {
+		if (IN_MULTICAST(ntohl(dst)) && u->mcast_loop) {
+			ip4_addr_t g;
+
+			ip4_addr_set_u32(&g, dst);
+			if (igmp_lookfor_group(netif_default, &g))
+				loop_local(p, dst, port, fs_stk->cfg.ip, u->pcb->local_port);
+		}
+		ip_addr_set_ip4_u32_val(ip, dst);
+		e = udp_sendto(u->pcb, p, &ip, port);
+		fs_stk->dev->ops->tx_flush(fs_stk->dev);
+	}
+	pbuf_free(p);
+	pthread_mutex_unlock(&fs_stk->lock);
+	switch (e) {
+	case ERR_OK:
+		return (ssize_t)len;
+	case ERR_MEM:
+	case ERR_BUF:
+		return -ENOBUFS;
+	case ERR_RTE:
+		return -ENETUNREACH;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int
+udp_ioctl_(void *s, unsigned long req, void *arg)
+{
+	struct fs_udp *u = s;
+
+	switch (req) {
+	case FIONBIO:
+		u->nonblock = *(int *)arg != 0;
+		return 0;
+	case FIONREAD: {
+		int n = 0;
+
+		pthread_mutex_lock(&u->rlock);
+		if (queued(u))
+			n = u->q[u->head % QCAP].p->tot_len;
+		pthread_mutex_unlock(&u->rlock);
+		*(int *)arg = n;
+		return 0;
+	}
+	}
+	return syscall(SYS_ioctl, u->kfd, req, arg) < 0 ? -errno : 0;
+}
+
+static unsigned
+udp_poll_(void *s)
+{
+	struct fs_udp *u = s;
+	unsigned ev = POLLOUT;
+
+	if (queued(u))
+		ev |= POLLIN;
+	if (u->so_error)
+		ev |= POLLERR;
+	return ev;
+}
+
+static void
+udp_close_(void *s)
+{
+	struct fs_udp *u = s, **pp;
+
+	pthread_mutex_lock(&fs_stk->lock);
+	for (pp = &all; *pp; pp = &(*pp)->next)
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
+	udp_remove(u->pcb);
+	while (queued(u)) {
+		pbuf_free(u->q[u->head % QCAP].p);
+		u->head++;
+	}
+	pthread_mutex_unlock(&fs_stk->lock);
+	pthread_mutex_destroy(&u->rlock);
+	free(u);
+}
+
+const struct fs_sock_ops fs_udp_ops = {
+	.bind = udp_bind_,
+	.connect = udp_connect_,
+	.listen = udp_listen_,
+	.accept = udp_accept_,
+	.shutdown = udp_shutdown_,
+	.name = udp_name_,
+	.getsockopt = udp_getsockopt_,
+	.setsockopt = udp_setsockopt_,
+	.sendmsg = udp_sendmsg_,
+	.recvmsg = udp_recvmsg_,
+	.ioctl = udp_ioctl_,
+	.poll = udp_poll_,
+	.close = udp_close_,
+};
