@@ -61,7 +61,8 @@
 	X(ssize_t, __recvfrom_chk, (int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *)) \
 	X(ssize_t, __read_chk, (int, void *, size_t, size_t)) \
 	X(int, __poll_chk, (struct pollfd *, nfds_t, int, size_t)) \
-	X(int, __ppoll_chk, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t))
+	X(int, __ppoll_chk, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t)) \
+	X(int, sigaction, (int, const struct sigaction *, struct sigaction *))
 
 struct fs_real {
 #define FS_REAL_MEMBER(ret, name, args) ret(*name) args;

@@ -1,6 +1,8 @@
 /* The DPDK port behind stack/dev.h: EAL start-up, one mempool, one port
  * with one RX and one TX queue. Only DPDK headers here (lwIP's clash). */
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -34,6 +36,7 @@ struct dpdk_dev {
 	struct rte_mbuf *tx[TX_BATCH];
 	uint16_t ntx;
 	int intr_fd;
+	bool intr_ok; /* the port was configured with RX interrupts */
 };
 
 static struct dpdk_dev *
@@ -139,13 +142,23 @@ dpdk_link_up(struct fs_dev *d)
 static int
 dpdk_rx_intr_fd(struct fs_dev *d)
 {
-	return D(d)->intr_fd;
+	struct dpdk_dev *dd = D(d);
+
+	/* memif creates its queue interrupts when the peer connects: ask
+	 * again once the link is up. */
+	if (dd->intr_fd < 0 && dd->intr_ok && dpdk_link_up(d)) {
+		dd->intr_fd = rte_eth_dev_rx_intr_ctl_q_get_fd(dd->port, 0);
+		if (dd->intr_fd < 0)
+			dd->intr_ok = false;
+		FS_INFO("rx interrupt fd %d", dd->intr_fd);
+	}
+	return dd->intr_fd;
 }
 
 static void
 dpdk_rx_intr(struct fs_dev *d, bool on)
 {
-	if (D(d)->intr_fd < 0)
+	if (dpdk_rx_intr_fd(d) < 0)
 		return;
 	if (on)
 		rte_eth_dev_rx_intr_enable(D(d)->port, 0);
@@ -175,6 +188,47 @@ static const struct fs_dev_ops dpdk_ops = {
 	.rx_intr = dpdk_rx_intr,
 	.close = dpdk_close,
 };
+
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* DPDK keeps a runtime directory per process (/var/run/dpdk/PREFIX) even
+ * with --no-shconf. Ours is removed at exit, and those of fastsock
+ * processes that died without exiting are swept at the next start. */
+static char runtime_dir[256];
+
+static void
+remove_runtime_dir(void)
+{
+	if (runtime_dir[0])
+		nftw(runtime_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+sweep_dead_runtime_dirs(void)
+{
+	DIR *d = opendir("/var/run/dpdk");
+	struct dirent *e;
+	char path[512];
+	int pid;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (sscanf(e->d_name, "fastsock-%d", &pid) == 1 && pid > 0 &&
+		    kill(pid, 0) < 0 && errno == ESRCH) {
+			snprintf(path, sizeof(path), "/var/run/dpdk/%s", e->d_name);
+			nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		}
+	closedir(d);
+}
 
 static bool
 have_hugepages(void)
@@ -241,6 +295,7 @@ eal_start(const struct fs_config *c)
 		argv[argc++] = c->eal_argv[i];
 	argv[argc] = NULL;
 
+	sweep_dead_runtime_dirs();
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = rte_eal_init(argc, argv);
@@ -251,6 +306,8 @@ eal_start(const struct fs_config *c)
 		       rte_strerror(rte_errno), c->dev);
 		return -1;
 	}
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
+	atexit(remove_runtime_dir);
 	return 0;
 }
 
@@ -304,8 +361,7 @@ fs_dev_open(const struct fs_config *c)
 		goto fail;
 	}
 	rte_eth_allmulticast_enable(port);
-	if (conf.intr_conf.rxq)
-		dd->intr_fd = rte_eth_dev_rx_intr_ctl_q_get_fd(port, 0);
+	dd->intr_ok = conf.intr_conf.rxq;
 	rte_eth_macaddr_get(port, &mac);
 	memcpy(dd->dev.mac, c->mac_set ? c->mac : mac.addr_bytes, 6);
 	dd->dev.mtu = 1500;
@@ -314,9 +370,8 @@ fs_dev_open(const struct fs_config *c)
 
 		nanosleep(&t, NULL);
 	}
-	FS_INFO("DPDK port %u (%s) started, link %s after %d ms, rx interrupts %s", port,
-		info.driver_name, dpdk_link_up(&dd->dev) ? "up" : "still down", ms,
-		dd->intr_fd >= 0 ? "on" : "off");
+	FS_INFO("DPDK port %u (%s) started, link %s after %d ms", port, info.driver_name,
+		dpdk_link_up(&dd->dev) ? "up" : "still down", ms);
 	return &dd->dev;
 fail:
 	free(dd);

@@ -16,6 +16,8 @@
 #include "stack.h"
 
 struct fs_stack *fs_stk;
+__thread unsigned fs_sig_seen __attribute__((tls_model("initial-exec")));
+__thread bool fs_sig_restart __attribute__((tls_model("initial-exec")));
 
 /* Raw system calls: these fds are ours, and going through the interposer
  * would only cost a lookup (and could recurse while it starts). */
@@ -108,7 +110,7 @@ fs_stk_wait(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct pollfd 
 	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
 	uint64_t spin_end = now + (uint64_t)fs_stk->cfg.spin_us * 1000;
 	struct pollfd local[WAIT_FDS + 1], *p = local;
-	unsigned spins = 0;
+	unsigned spins = 0, sigs = fs_sig_seen;
 	int i, r = 0;
 
 	if (nk > WAIT_FDS) {
@@ -124,6 +126,10 @@ fs_stk_wait(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct pollfd 
 		fs_stk_progress();
 		if (ready(arg)) {
 			r = 1;
+			break;
+		}
+		if (fs_unlikely(fs_sig_seen != sigs)) {
+			r = -EINTR; /* a handler ran while we spun */
 			break;
 		}
 		now = fs_now_ns();
@@ -144,9 +150,9 @@ fs_stk_wait(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct pollfd 
 			break;
 		}
 		waiter_add();
-		if (ready(arg)) {
+		if (ready(arg) || fs_sig_seen != sigs) {
 			waiter_del();
-			r = 1;
+			r = fs_sig_seen != sigs ? -EINTR : 1;
 			break;
 		}
 		p[0] = (struct pollfd){self.efd, POLLIN, 0};
@@ -181,11 +187,17 @@ fs_stk_kick(void)
 	fs_stk_progress();
 }
 
+/* Polling interval for sleeping threads on a device without RX interrupts:
+ * from 10 us after traffic up to 1 ms when idle. */
+#define POLL_MIN_NS 10000L
+#define POLL_MAX_NS 1000000L
+
 static void *
 progress_main(void *unused)
 {
 	struct fs_dev *d = fs_stk->dev;
-	int ifd = d->ops->rx_intr_fd(d);
+	long idle_ns = POLL_MIN_NS;
+	int ifd;
 
 	(void)unused;
 	while (!__atomic_load_n(&fs_stk->stop, __ATOMIC_RELAXED)) {
@@ -194,7 +206,8 @@ progress_main(void *unused)
 		int64_t sleep_ns;
 
 		pthread_mutex_lock(&fs_stk->lock);
-		fs_stk_poll_locked();
+		if (fs_stk_poll_locked() > 0)
+			idle_ns = POLL_MIN_NS;
 		fs_nif_timers();
 		waiting = fs_stk->waiters != NULL;
 		sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;
@@ -207,11 +220,13 @@ progress_main(void *unused)
 				efd_drain(fs_stk->kick_fd);
 			continue;
 		}
-		if (ifd < 0) {
-			/* No RX interrupt: poll for the sleepers at 20 us. */
-			struct timespec t = {0, 20000};
+		if ((ifd = d->ops->rx_intr_fd(d)) < 0) {
+			/* No RX interrupt (memif has none in DPDK 22.11): poll for
+			 * the sleepers, backing off while nothing arrives. */
+			struct timespec t = {0, idle_ns};
 
 			nanosleep(&t, NULL);
+			idle_ns = idle_ns * 2 > POLL_MAX_NS ? POLL_MAX_NS : idle_ns * 2;
 			continue;
 		}
 		/* Arm the interrupt, then look once more so that a frame that

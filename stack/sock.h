@@ -50,6 +50,12 @@ extern const struct fs_sock_ops fs_udp_ops;
 int fs_stk_wait(bool (*ready)(void *), void *arg, int64_t timeout_ns,
 		struct pollfd *kfds, int nk, const sigset_t *sigmask);
 
+/* Signal handlers the interposer's trampoline ran on this thread, and
+ * whether the last one asked for SA_RESTART. fs_stk_wait returns -EINTR
+ * when the count moves. */
+extern __thread unsigned fs_sig_seen __attribute__((tls_model("initial-exec")));
+extern __thread bool fs_sig_restart __attribute__((tls_model("initial-exec")));
+
 /* One round of progress if nobody else is making it. */
 void fs_stk_kick(void);
 

@@ -451,9 +451,15 @@ udp_recvmsg_(void *s, struct msghdr *m, int flags)
 			}
 			if (u->nonblock || (flags & MSG_DONTWAIT))
 				return -EAGAIN;
-			e = fs_stk_wait(readable, u, timeo_ns(u, SO_RCVTIMEO), NULL, 0, NULL);
+			int64_t t = timeo_ns(u, SO_RCVTIMEO);
+
+			e = fs_stk_wait(readable, u, t, NULL, 0, NULL);
 			if (e == 0)
 				return -EAGAIN;
+			/* As the kernel: SA_RESTART restarts a receive that has
+			 * no timeout; otherwise the signal ends it. */
+			if (e == -EINTR && fs_sig_restart && t < 0)
+				continue;
 			if (e < 0)
 				return e;
 		}
