@@ -230,6 +230,18 @@ sweep_dead_runtime_dirs(void)
 	closedir(d);
 }
 
+/* DPDK's own log lines go to our logger at debug level: drivers print
+ * harmless errors (memif's "mp action callback" under --no-shconf) that
+ * would otherwise appear in the program's stderr. Failures that matter are
+ * reported by us. */
+static ssize_t
+dpdk_log_write(void *cookie, const char *buf, size_t n)
+{
+	(void)cookie;
+	FS_DBG("dpdk: %.*s", (int)(n && buf[n - 1] == '\n' ? n - 1 : n), buf);
+	return (ssize_t)n;
+}
+
 static bool
 have_hugepages(void)
 {
@@ -296,6 +308,15 @@ eal_start(const struct fs_config *c)
 	argv[argc] = NULL;
 
 	sweep_dead_runtime_dirs();
+	{
+		static cookie_io_functions_t io = {.write = dpdk_log_write};
+		FILE *f = fopencookie(NULL, "w", io);
+
+		if (f) {
+			setvbuf(f, NULL, _IOLBF, 0);
+			rte_openlog_stream(f);
+		}
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = rte_eal_init(argc, argv);
@@ -319,7 +340,7 @@ fs_dev_open(const struct fs_config *c)
 	struct rte_ether_addr mac;
 	struct dpdk_dev *dd;
 	uint16_t port = RTE_MAX_ETHPORTS, p;
-	int r, ms;
+	int r, ms, wait_ms;
 
 	if (eal_start(c) < 0)
 		return NULL;
@@ -365,7 +386,10 @@ fs_dev_open(const struct fs_config *c)
 	rte_eth_macaddr_get(port, &mac);
 	memcpy(dd->dev.mac, c->mac_set ? c->mac : mac.addr_bytes, 6);
 	dd->dev.mtu = 1500;
-	for (ms = 0; ms < LINK_WAIT_MS && !dpdk_link_up(&dd->dev); ms++) {
+	/* A memif server's link comes up when its client connects, which may
+	 * be much later: only other devices are worth waiting for. */
+	wait_ms = strstr(c->dev, "role=server") ? 0 : LINK_WAIT_MS;
+	for (ms = 0; ms < wait_ms && !dpdk_link_up(&dd->dev); ms++) {
 		struct timespec t = {0, 1000000};
 
 		nanosleep(&t, NULL);

@@ -297,6 +297,22 @@ fs_stk_stop(void)
 	}
 }
 
+/* At exit, with FASTSOCK_LOG=info: what the stack did and dropped. */
+static void
+report(void)
+{
+	struct fs_dev *d = fs_stk->dev;
+
+	FS_INFO("rx %llu pkts %llu bytes, tx %llu pkts %llu bytes; drops: bad frame %llu, "
+		"no memory %llu, socket queue full %llu, tx no buffer %llu, tx ring full %llu",
+		(unsigned long long)d->rx_pkts, (unsigned long long)d->rx_bytes,
+		(unsigned long long)d->tx_pkts, (unsigned long long)d->tx_bytes,
+		(unsigned long long)fs_stk->drops.rx_bad_frame,
+		(unsigned long long)fs_stk->drops.rx_nomem,
+		(unsigned long long)fs_stk->drops.rx_queue_full,
+		(unsigned long long)d->tx_nobuf, (unsigned long long)d->tx_full);
+}
+
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;
 static const struct fs_config *start_cfg;
 static int start_result = -ENODEV;
@@ -315,6 +331,7 @@ start(void)
 		return;
 	}
 	start_result = 0;
+	atexit(report);
 	FS_INFO("stack up on %s, %u.%u.%u.%u/%u", start_cfg->dev,
 		((uint8_t *)&start_cfg->ip)[0], ((uint8_t *)&start_cfg->ip)[1],
 		((uint8_t *)&start_cfg->ip)[2], ((uint8_t *)&start_cfg->ip)[3], start_cfg->prefix);
