@@ -33,9 +33,12 @@ struct fs_dev_ops {
 	/* A transmit buffer of room for len bytes: returns its data, sets
 	 * *handle; NULL when no buffer is free (counted as a drop). */
 	void *(*tx_alloc)(struct fs_dev *d, uint16_t len, void **handle);
-	/* Queues a filled buffer; sent at the latest by tx_flush. */
+	/* Queues a filled buffer; sent at the latest by tx_flush. When the
+	 * device's queue is full the frame is dropped and counted (tx_full). */
 	void (*tx_queue)(struct fs_dev *d, void *handle);
-	void (*tx_flush)(struct fs_dev *d);
+	/* Hands queued frames to the device; returns how many it could not
+	 * take yet (they stay queued: senders wait for room). */
+	uint16_t (*tx_flush)(struct fs_dev *d);
 	bool (*link_up)(struct fs_dev *d);
 	/* An fd that becomes readable when a frame arrives after
 	 * rx_intr(d, true); -1 when the device has no such interrupt. */

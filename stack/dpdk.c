@@ -81,22 +81,20 @@ dpdk_rx_avail(struct fs_dev *d)
 	return rte_mempool_avail_count(D(d)->pool);
 }
 
-static void
+static uint16_t
 dpdk_tx_flush(struct fs_dev *d)
 {
 	struct dpdk_dev *dd = D(d);
-	uint16_t sent = 0, tries = 0;
+	uint16_t sent;
 
-	while (sent < dd->ntx && tries++ < 8)
-		sent += rte_eth_tx_burst(dd->port, 0, dd->tx + sent, dd->ntx - sent);
+	if (dd->ntx == 0)
+		return 0;
+	sent = rte_eth_tx_burst(dd->port, 0, dd->tx, dd->ntx);
 	d->tx_pkts += sent;
-	if (sent < dd->ntx) {
-		/* The ring stayed full: the frames are dropped and counted,
-		 * as a NIC queue overflow would drop them. */
-		d->tx_full += dd->ntx - sent;
-		rte_pktmbuf_free_bulk(dd->tx + sent, dd->ntx - sent);
-	}
-	dd->ntx = 0;
+	if (sent < dd->ntx)
+		memmove(dd->tx, dd->tx + sent, (dd->ntx - sent) * sizeof(dd->tx[0]));
+	dd->ntx -= sent;
+	return dd->ntx;
 }
 
 static void *
@@ -124,10 +122,15 @@ dpdk_tx_queue(struct fs_dev *d, void *handle)
 {
 	struct dpdk_dev *dd = D(d);
 
+	if (dd->ntx == TX_BATCH && dpdk_tx_flush(d) == TX_BATCH) {
+		/* The device ring and our queue are full: a NIC queue
+		 * overflow, dropped and counted. */
+		d->tx_full++;
+		rte_pktmbuf_free(handle);
+		return;
+	}
 	d->tx_bytes += rte_pktmbuf_data_len((struct rte_mbuf *)handle);
 	dd->tx[dd->ntx++] = handle;
-	if (dd->ntx == TX_BATCH)
-		dpdk_tx_flush(d);
 }
 
 static bool
@@ -171,7 +174,8 @@ dpdk_close(struct fs_dev *d)
 {
 	struct dpdk_dev *dd = D(d);
 
-	dpdk_tx_flush(d);
+	if (dpdk_tx_flush(d))
+		rte_pktmbuf_free_bulk(dd->tx, dd->ntx);
 	rte_eth_dev_stop(dd->port);
 	rte_eth_dev_close(dd->port);
 }

@@ -66,7 +66,9 @@ fs_stk_poll_locked(void)
 	if ((++fs_stk->polls & 255) == 0)
 		fs_nif_timers();
 	d->ops->tx_flush(d);
-	if (fs_stk->news) {
+	/* Any frame may be what a sleeper waits for (data, an ARP answer, an
+	 * ICMP error): wake them all and let each look again. */
+	if (fs_stk->news || (n && fs_stk->waiters)) {
 		fs_stk->news = false;
 		for (w = fs_stk->waiters; w; w = w->next)
 			efd_signal(w->efd);
@@ -304,13 +306,15 @@ report(void)
 	struct fs_dev *d = fs_stk->dev;
 
 	FS_INFO("rx %llu pkts %llu bytes, tx %llu pkts %llu bytes; drops: bad frame %llu, "
-		"no memory %llu, socket queue full %llu, tx no buffer %llu, tx ring full %llu",
+		"no memory %llu, socket queue full %llu, tx no buffer %llu, tx ring full %llu, "
+		"tx arp unresolved %llu",
 		(unsigned long long)d->rx_pkts, (unsigned long long)d->rx_bytes,
 		(unsigned long long)d->tx_pkts, (unsigned long long)d->tx_bytes,
 		(unsigned long long)fs_stk->drops.rx_bad_frame,
 		(unsigned long long)fs_stk->drops.rx_nomem,
 		(unsigned long long)fs_stk->drops.rx_queue_full,
-		(unsigned long long)d->tx_nobuf, (unsigned long long)d->tx_full);
+		(unsigned long long)d->tx_nobuf, (unsigned long long)d->tx_full,
+		(unsigned long long)fs_stk->drops.tx_arp);
 }
 
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;

@@ -138,10 +138,11 @@ mem_tx_queue(struct fs_dev *d, void *handle)
 	pthread_mutex_unlock(&lock);
 }
 
-static void
+static uint16_t
 mem_tx_flush(struct fs_dev *d)
 {
 	(void)d;
+	return 0;
 }
 
 static bool

@@ -20,6 +20,7 @@ struct fs_drops {
 	uint64_t rx_nomem;	/* no pbuf for a received frame */
 	uint64_t rx_queue_full; /* a socket's receive queue was full */
 	uint64_t rx_no_socket;	/* UDP to a port nobody bound (ICMP sent) */
+	uint64_t tx_arp;	/* nonblocking sends past lwIP's ARP queue */
 };
 
 /* A thread sleeping until the stack has news: the stack writes efd. */
@@ -36,6 +37,7 @@ struct fs_stack {
 	struct fs_waiter *waiters;
 	int kick_fd;		/* wakes the progress thread */
 	bool news;		/* a socket changed state during this poll */
+	unsigned arp_pending;	/* sends queued while a neighbour is unresolved */
 	uint64_t polls;
 	pthread_t progress;
 	int stop;

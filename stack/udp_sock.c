@@ -12,6 +12,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <lwip/etharp.h>
 #include <lwip/icmp.h>
 #include <lwip/igmp.h>
 #include <lwip/ip.h>
@@ -46,6 +47,10 @@ struct fs_udp {
 	unsigned head, tail;
 	size_t qbytes; /* bytes queued; under the stack lock */
 	pthread_mutex_t rlock;
+	/* The kernel socket keeps every option; these are the ones the data
+	 * path needs, read back from it when set (no system call per packet). */
+	int rcvbuf;
+	int64_t rcvtimeo_ns, sndtimeo_ns; /* -1: none */
 	int so_error;
 	bool nonblock, connected, mcast_loop;
 	uint64_t drops;
@@ -75,25 +80,28 @@ kopt_set(int kfd, int level, int opt, const void *v, socklen_t n)
 	return syscall(SYS_setsockopt, kfd, level, opt, v, n) < 0 ? -errno : 0;
 }
 
-static int
-rcvbuf(const struct fs_udp *u)
+static int64_t
+kopt_timeo_ns(int kfd, int opt)
+{
+	struct timeval tv = {0, 0};
+	socklen_t n = sizeof(tv);
+
+	if (kopt_get(kfd, SOL_SOCKET, opt, &tv, &n) < 0 || (tv.tv_sec == 0 && tv.tv_usec == 0))
+		return -1;
+	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+}
+
+/* Reads back the options the data path keeps a copy of. */
+static void
+sync_opts(struct fs_udp *u)
 {
 	int v = RMEM_DEFAULT;
 	socklen_t n = sizeof(v);
 
 	kopt_get(u->kfd, SOL_SOCKET, SO_RCVBUF, &v, &n);
-	return v;
-}
-
-static int64_t
-timeo_ns(const struct fs_udp *u, int opt)
-{
-	struct timeval tv = {0, 0};
-	socklen_t n = sizeof(tv);
-
-	if (kopt_get(u->kfd, SOL_SOCKET, opt, &tv, &n) < 0 || (tv.tv_sec == 0 && tv.tv_usec == 0))
-		return -1;
-	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+	u->rcvbuf = v;
+	u->rcvtimeo_ns = kopt_timeo_ns(u->kfd, SO_RCVTIMEO);
+	u->sndtimeo_ns = kopt_timeo_ns(u->kfd, SO_SNDTIMEO);
 }
 
 /* Queues p (payload at the UDP data) for u, or drops and counts. */
@@ -104,7 +112,7 @@ deliver(struct fs_udp *u, struct pbuf *p, uint32_t addr, uint16_t port)
 
 	/* As the kernel: a datagram fits while the queue is under rcvbuf. */
 	if (t - __atomic_load_n(&u->head, __ATOMIC_ACQUIRE) >= QCAP ||
-	    u->qbytes + p->tot_len > (size_t)rcvbuf(u)) {
+	    u->qbytes + p->tot_len > (size_t)u->rcvbuf) {
 		u->drops++;
 		fs_stk->drops.rx_queue_full++;
 		pbuf_free(p);
@@ -166,6 +174,7 @@ fs_udp_open(int kfd, bool nonblock)
 		return NULL;
 	u->kfd = kfd;
 	u->nonblock = nonblock;
+	sync_opts(u);
 	u->mcast_loop = true;
 	pthread_mutex_init(&u->rlock, NULL);
 	pthread_mutex_lock(&fs_stk->lock);
@@ -381,6 +390,8 @@ udp_setsockopt_(void *s, int level, int opt, const void *v, socklen_t n)
 	/* The kernel validates and keeps every option; we mirror what the
 	 * stack needs. */
 	r = kopt_set(u->kfd, level, opt, v, n);
+	if (r == 0 && level == SOL_SOCKET)
+		sync_opts(u);
 	if (r < 0 || level != IPPROTO_IP)
 		return r;
 	pthread_mutex_lock(&fs_stk->lock);
@@ -451,7 +462,7 @@ udp_recvmsg_(void *s, struct msghdr *m, int flags)
 			}
 			if (u->nonblock || (flags & MSG_DONTWAIT))
 				return -EAGAIN;
-			int64_t t = timeo_ns(u, SO_RCVTIMEO);
+			int64_t t = u->rcvtimeo_ns;
 
 			e = fs_stk_wait(readable, u, t, NULL, 0, NULL);
 			if (e == 0)
@@ -519,13 +530,65 @@ loop_local(struct pbuf *p, uint32_t dst, uint16_t port, uint32_t src, uint16_t s
 	}
 }
 
+/* The neighbour a datagram to dst goes to first; 0 when none is needed
+ * (multicast and broadcast go out without ARP). */
+static uint32_t
+next_hop(uint32_t dst)
+{
+	uint32_t mask = fs_stk->cfg.prefix ? htonl(~0u << (32 - fs_stk->cfg.prefix)) : 0;
+
+	if (IN_MULTICAST(ntohl(dst)) || dst == INADDR_BROADCAST)
+		return 0;
+	return ((dst ^ fs_stk->cfg.ip) & mask) == 0 ? dst : fs_stk->cfg.gw;
+}
+
+/* Under the stack lock. */
+static bool
+arp_known(uint32_t hop)
+{
+	struct eth_addr *eth;
+	const ip4_addr_t *ip;
+	ip4_addr_t a;
+
+	ip4_addr_set_u32(&a, hop);
+	return etharp_find_addr(netif_default, &a, &eth, &ip) >= 0;
+}
+
+static bool
+arp_ready(void *hop)
+{
+	bool known;
+
+	pthread_mutex_lock(&fs_stk->lock);
+	known = arp_known((uint32_t)(uintptr_t)hop);
+	pthread_mutex_unlock(&fs_stk->lock);
+	return known;
+}
+
+/* lwIP holds at most this many datagrams per unresolved neighbour and
+ * silently drops older ones beyond it (ARP_QUEUE_LEN in Debian's build). */
+#define ARP_QUEUE 10
+#define ARP_WAIT_NS 3000000000LL
+
+static bool
+tx_room(void *unused)
+{
+	bool room;
+
+	(void)unused;
+	pthread_mutex_lock(&fs_stk->lock);
+	room = fs_stk->dev->ops->tx_flush(fs_stk->dev) == 0;
+	pthread_mutex_unlock(&fs_stk->lock);
+	return room;
+}
+
 static ssize_t
 udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 {
 	struct fs_udp *u = s;
 	const struct sockaddr_in *sin = NULL;
 	size_t len = 0, i, off = 0;
-	uint32_t dst;
+	uint32_t dst, hop;
 	uint16_t port;
 	struct pbuf *p;
 	ip_addr_t ip;
@@ -556,6 +619,42 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 	if (!routable(dst))
 		return -ENETUNREACH;
 	pthread_mutex_lock(&fs_stk->lock);
+	/* Room on the device first: as the kernel's send buffer accounting
+	 * makes a sender wait (or EAGAIN) while its datagrams sit in a full
+	 * device queue, instead of dropping them. */
+	if (fs_unlikely(fs_stk->dev->ops->tx_flush(fs_stk->dev) != 0)) {
+		pthread_mutex_unlock(&fs_stk->lock);
+		if (u->nonblock || (flags & MSG_DONTWAIT))
+			return -EAGAIN;
+		r = fs_stk_wait(tx_room, NULL, u->sndtimeo_ns, NULL, 0, NULL);
+		if (r == 0)
+			return -EAGAIN;
+		if (r < 0)
+			return r;
+		pthread_mutex_lock(&fs_stk->lock);
+	}
+	hop = next_hop(dst);
+	if (hop && hop != fs_stk->cfg.ip && !arp_known(hop)) {
+		/* lwIP queues a few datagrams while it asks; past that a
+		 * blocking sender waits for the answer instead of losing
+		 * datagrams, and a nonblocking one's are dropped and counted. */
+		if (++fs_stk->arp_pending > ARP_QUEUE) {
+			pthread_mutex_unlock(&fs_stk->lock);
+			if (u->nonblock || (flags & MSG_DONTWAIT)) {
+				fs_stk->drops.tx_arp++;
+				return (ssize_t)len;
+			}
+			r = fs_stk_wait(arp_ready, (void *)(uintptr_t)hop,
+					u->sndtimeo_ns >= 0 ? u->sndtimeo_ns : ARP_WAIT_NS, NULL, 0, NULL);
+			if (r == 0)
+				return u->sndtimeo_ns >= 0 ? -EAGAIN : -EHOSTUNREACH;
+			if (r < 0)
+				return r;
+			pthread_mutex_lock(&fs_stk->lock);
+		}
+	} else {
+		fs_stk->arp_pending = 0;
+	}
 	p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
 	if (!p) {
 		pthread_mutex_unlock(&fs_stk->lock);
@@ -586,9 +685,11 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		}
 		ip_addr_set_ip4_u32_val(ip, dst);
 		e = udp_sendto(u->pcb, p, &ip, port);
-		fs_stk->dev->ops->tx_flush(fs_stk->dev);
 	}
 	pbuf_free(p);
+	/* A sender that never receives still answers ARP and sees ICMP:
+	 * each send is also a progress round (it flushes what we sent). */
+	fs_stk_poll_locked();
 	pthread_mutex_unlock(&fs_stk->lock);
 	switch (e) {
 	case ERR_OK:
