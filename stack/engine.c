@@ -59,6 +59,8 @@ fs_stk_poll_locked(void)
 	uint16_t n, i;
 
 	n = d->ops->rx(d, f, 32);
+	if (n)
+		fs_nif_rx_begin();
 	for (i = 0; i < n; i++)
 		fs_nif_input(&f[i]);
 	/* lwIP's timers read the clock: every 256th round is often enough
@@ -108,11 +110,19 @@ int
 fs_stk_wait(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct pollfd *kfds, int nk,
 	    const sigset_t *sigmask)
 {
+	return fs_stk_wait_sliced(ready, arg, timeout_ns, kfds, nk, sigmask, 0);
+}
+
+int
+fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct pollfd *kfds,
+		   int nk, const sigset_t *sigmask, int64_t slice_ns)
+{
 	uint64_t now = fs_now_ns();
 	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
 	uint64_t spin_end = now + (uint64_t)fs_stk->cfg.spin_us * 1000;
 	struct pollfd local[WAIT_FDS + 1], *p = local;
 	unsigned spins = 0, sigs = fs_sig_seen;
+	int64_t left;
 	int i, r = 0;
 
 	if (nk > WAIT_FDS) {
@@ -160,8 +170,10 @@ fs_stk_wait(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct pollfd 
 		p[0] = (struct pollfd){self.efd, POLLIN, 0};
 		for (i = 0; i < nk; i++)
 			p[i + 1] = kfds[i];
-		r = sleep_on(p, nk + 1, deadline == UINT64_MAX ? -1 : (int64_t)(deadline - now),
-			     sigmask);
+		left = deadline == UINT64_MAX ? -1 : (int64_t)(deadline - now);
+		if (slice_ns > 0 && (left < 0 || left > slice_ns))
+			left = slice_ns;
+		r = sleep_on(p, nk + 1, left, sigmask);
 		waiter_del();
 		efd_drain(self.efd);
 		if (r < 0 && errno == EINTR) {

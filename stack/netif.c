@@ -50,6 +50,16 @@ rx_pbuf_free(struct pbuf *p)
  * holding frames cannot starve the receive ring. */
 #define RX_COPY_BELOW 512
 
+/* Whether the pool is above RX_COPY_BELOW, looked up once per burst
+ * (counting a DPDK mempool walks every lcore's cache). */
+static bool rx_plenty;
+
+void
+fs_nif_rx_begin(void)
+{
+	rx_plenty = dev->ops->rx_avail(dev) >= RX_COPY_BELOW;
+}
+
 void
 fs_nif_input(struct fs_rxframe *f)
 {
@@ -60,7 +70,7 @@ fs_nif_input(struct fs_rxframe *f)
 		dev->ops->rx_free(dev, f->handle);
 		return;
 	}
-	if (f->scratch && dev->ops->rx_avail(dev) >= RX_COPY_BELOW) {
+	if (f->scratch && rx_plenty) {
 		struct rx_pbuf *rp = f->scratch;
 
 		rp->pc.custom_free_function = rx_pbuf_free;

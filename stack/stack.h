@@ -75,8 +75,15 @@ fs_stk_news(void)
 }
 
 
+/* fs_stk_wait for a condition no frame announces (room in a device queue
+ * that has no completion event): each sleep lasts at most slice_ns. */
+int fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns,
+		       struct pollfd *kfds, int nk, const sigset_t *sigmask, int64_t slice_ns);
+
 /* lwIP glue (netif.c). */
 int fs_nif_init(struct fs_dev *dev, const struct fs_config *c);
+/* Before the frames of one burst go to fs_nif_input. */
+void fs_nif_rx_begin(void);
 void fs_nif_input(struct fs_rxframe *f);
 void fs_nif_timers(void);
 /* ms until the next lwIP timer (capped). */

@@ -568,6 +568,9 @@ arp_ready(void *hop)
 /* lwIP holds at most this many datagrams per unresolved neighbour and
  * silently drops older ones beyond it (ARP_QUEUE_LEN in Debian's build). */
 #define ARP_QUEUE 10
+/* A sender waiting for device room sleeps at most this long at a time:
+ * memif tells nobody when its ring drains. */
+#define TX_SLICE_NS 20000
 #define ARP_WAIT_NS 3000000000LL
 
 static bool
@@ -626,7 +629,7 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		pthread_mutex_unlock(&fs_stk->lock);
 		if (u->nonblock || (flags & MSG_DONTWAIT))
 			return -EAGAIN;
-		r = fs_stk_wait(tx_room, NULL, u->sndtimeo_ns, NULL, 0, NULL);
+		r = fs_stk_wait_sliced(tx_room, NULL, u->sndtimeo_ns, NULL, 0, NULL, TX_SLICE_NS);
 		if (r == 0)
 			return -EAGAIN;
 		if (r < 0)
