@@ -27,9 +27,6 @@ struct fs_dev_ops {
 	uint16_t (*rx)(struct fs_dev *d, struct fs_rxframe *f, uint16_t n);
 	/* Gives a received frame's buffer back. */
 	void (*rx_free)(struct fs_dev *d, void *handle);
-	/* Free receive buffers left in the pool (zero-copy receive holds
-	 * buffers in socket queues; below a threshold we copy instead). */
-	unsigned (*rx_avail)(struct fs_dev *d);
 	/* A transmit buffer of room for len bytes: returns its data, sets
 	 * *handle; NULL when no buffer is free (counted as a drop). */
 	void *(*tx_alloc)(struct fs_dev *d, uint16_t len, void **handle);
@@ -51,6 +48,9 @@ struct fs_dev {
 	const struct fs_dev_ops *ops;
 	uint8_t mac[6];
 	uint16_t mtu;
+	/* A shared-memory link that cannot corrupt frames (memif): UDP goes
+	 * out with checksum 0, which IPv4 allows, and receivers skip it. */
+	bool lossless;
 	/* Counted drops and totals, owned by the thread holding the stack lock. */
 	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes, tx_nobuf, tx_full;
 };

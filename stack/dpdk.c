@@ -75,12 +75,6 @@ dpdk_rx_free(struct fs_dev *d, void *handle)
 	rte_pktmbuf_free(handle);
 }
 
-static unsigned
-dpdk_rx_avail(struct fs_dev *d)
-{
-	return rte_mempool_avail_count(D(d)->pool);
-}
-
 static uint16_t
 dpdk_tx_flush(struct fs_dev *d)
 {
@@ -183,7 +177,6 @@ dpdk_close(struct fs_dev *d)
 static const struct fs_dev_ops dpdk_ops = {
 	.rx = dpdk_rx,
 	.rx_free = dpdk_rx_free,
-	.rx_avail = dpdk_rx_avail,
 	.tx_alloc = dpdk_tx_alloc,
 	.tx_queue = dpdk_tx_queue,
 	.tx_flush = dpdk_tx_flush,
@@ -390,6 +383,7 @@ fs_dev_open(const struct fs_config *c)
 	rte_eth_macaddr_get(port, &mac);
 	memcpy(dd->dev.mac, c->mac_set ? c->mac : mac.addr_bytes, 6);
 	dd->dev.mtu = 1500;
+	dd->dev.lossless = strcmp(info.driver_name, "net_memif") == 0;
 	/* A memif server's link comes up when its client connects, which may
 	 * be much later: only other devices are worth waiting for. */
 	wait_ms = strstr(c->dev, "role=server") ? 0 : LINK_WAIT_MS;

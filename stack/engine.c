@@ -59,8 +59,6 @@ fs_stk_poll_locked(void)
 	uint16_t n, i;
 
 	n = d->ops->rx(d, f, 32);
-	if (n)
-		fs_nif_rx_begin();
 	for (i = 0; i < n; i++)
 		fs_nif_input(&f[i]);
 	/* lwIP's timers read the clock: every 256th round is often enough
@@ -144,13 +142,15 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 			r = -EINTR; /* a handler ran while we spun */
 			break;
 		}
+		/* The clock every 16 spins, kernel fds every 64 (a system call). */
+		if ((++spins & 15) != 0)
+			continue;
 		now = fs_now_ns();
 		if (now >= deadline) {
 			r = 0;
 			break;
 		}
-		/* Kernel fds are asked every 64 spins: a system call each. */
-		if (nk > 0 && (++spins & 63) == 0 && sleep_on(kfds, nk, 0, NULL) > 0) {
+		if (nk > 0 && (spins & 63) == 0 && sleep_on(kfds, nk, 0, NULL) > 0) {
 			r = 2;
 			break;
 		}

@@ -100,13 +100,6 @@ mem_rx_free(struct fs_dev *d, void *handle)
 	free(handle);
 }
 
-static unsigned
-mem_rx_avail(struct fs_dev *d)
-{
-	(void)d;
-	return 4096 - fs_memdev_held();
-}
-
 static void *
 mem_tx_alloc(struct fs_dev *d, uint16_t len, void **handle)
 {
@@ -175,7 +168,6 @@ mem_close(struct fs_dev *d)
 static const struct fs_dev_ops mem_ops = {
 	.rx = mem_rx,
 	.rx_free = mem_rx_free,
-	.rx_avail = mem_rx_avail,
 	.tx_alloc = mem_tx_alloc,
 	.tx_queue = mem_tx_queue,
 	.tx_flush = mem_tx_flush,

@@ -38,26 +38,19 @@ struct rx_pbuf {
 
 _Static_assert(sizeof(struct rx_pbuf) <= FS_RX_SCRATCH, "rx_pbuf must fit the scratch space");
 
+/* Device buffers held zero-copy in socket queues. Past RX_HOLD_MAX the
+ * stack copies instead, so that sockets that are not read cannot starve
+ * the receive ring of buffers (the pool has 8191, the ring takes 1024). */
+#define RX_HOLD_MAX 4096
+static unsigned held;
+
 static void
 rx_pbuf_free(struct pbuf *p)
 {
 	struct rx_pbuf *rp = (struct rx_pbuf *)p;
 
+	__atomic_sub_fetch(&held, 1, __ATOMIC_RELAXED);
 	dev->ops->rx_free(dev, rp->handle);
-}
-
-/* Below this many free device buffers, receive copies so that sockets
- * holding frames cannot starve the receive ring. */
-#define RX_COPY_BELOW 512
-
-/* Whether the pool is above RX_COPY_BELOW, looked up once per burst
- * (counting a DPDK mempool walks every lcore's cache). */
-static bool rx_plenty;
-
-void
-fs_nif_rx_begin(void)
-{
-	rx_plenty = dev->ops->rx_avail(dev) >= RX_COPY_BELOW;
 }
 
 void
@@ -70,9 +63,10 @@ fs_nif_input(struct fs_rxframe *f)
 		dev->ops->rx_free(dev, f->handle);
 		return;
 	}
-	if (f->scratch && rx_plenty) {
+	if (f->scratch && __atomic_load_n(&held, __ATOMIC_RELAXED) < RX_HOLD_MAX) {
 		struct rx_pbuf *rp = f->scratch;
 
+		__atomic_add_fetch(&held, 1, __ATOMIC_RELAXED);
 		rp->pc.custom_free_function = rx_pbuf_free;
 		rp->handle = f->handle;
 		p = pbuf_alloced_custom(PBUF_RAW, f->len, PBUF_REF, &rp->pc, f->data, f->len);

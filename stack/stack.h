@@ -82,8 +82,6 @@ int fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns,
 
 /* lwIP glue (netif.c). */
 int fs_nif_init(struct fs_dev *dev, const struct fs_config *c);
-/* Before the frames of one burst go to fs_nif_input. */
-void fs_nif_rx_begin(void);
 void fs_nif_input(struct fs_rxframe *f);
 void fs_nif_timers(void);
 /* ms until the next lwIP timer (capped). */

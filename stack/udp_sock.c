@@ -183,6 +183,8 @@ fs_udp_open(int kfd, bool nonblock)
 	u->pcb = udp_new();
 	if (u->pcb) {
 		udp_recv(u->pcb, on_recv, u);
+		if (fs_stk->dev->lossless)
+			udp_set_flags(u->pcb, UDP_FLAGS_NOCHKSUM);
 		u->next = all;
 		all = u;
 	}
