@@ -62,3 +62,27 @@ fs_sockperf_tp() {
 	awk '/Summary: Message Rate is/ {for (i=1;i<=NF;i++) if ($i=="is") {print $(i+1); found=1}}
 	     END {if (!found) print "nan"}' <<<"$out"
 }
+
+# fs_lab_sockperf MODE SECONDS SIZE [client options]: sockperf between two
+# preloaded programs over memif (scripts/lab). MODE is ping-pong or
+# throughput. Prints "p50 p99 p999 avg" (ping-pong) or "msgs_per_s drops"
+# (throughput; drops are fastsock's counted drops on both ends).
+fs_lab_sockperf() {
+	local mode=$1 secs=$2 size=$3 out log
+	shift 3
+	log=$(mktemp -d /tmp/fs-cmp.XXXXXX)
+	out=$("$FS_ROOT/scripts/lab" memif --timeout $((secs + 30)) --log "$log" \
+		"FASTSOCK_LOG=info sockperf server -i \$LAB_SERVER_IP -p 11111" \
+		"FASTSOCK_LOG=info sockperf $mode -i \$LAB_SERVER_IP -p 11111 -t $secs -m $size $*" 2>&1)
+	out+=$'\n'$(cat "$log/server.log" 2>/dev/null)
+	rm -rf "$log"
+	if [ "$mode" = ping-pong ]; then
+		awk '/percentile 50.000/ {p50=$NF} /percentile 99.000/ {p99=$NF}
+		     /percentile 99.900/ {p999=$NF} /avg-latency=/ {sub(/.*avg-latency=/,""); sub(/ .*/,""); avg=$0}
+		     END {print (p50==""?"nan":p50), (p99==""?"nan":p99), (p999==""?"nan":p999), (avg==""?"nan":avg)}' <<<"$out"
+	else
+		awk '/Summary: Message Rate is/ {for (i=1;i<=NF;i++) if ($i=="is") rate=$(i+1)}
+		     /drops:/ {sub(/.*drops: /, ""); n=split($0, f, /, /); for (i=1;i<=n;i++) {k=split(f[i], w, / /); d+=w[k]}}
+		     END {print (rate==""?"nan":rate), d+0}' <<<"$out"
+	fi
+}
