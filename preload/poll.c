@@ -32,7 +32,8 @@ accel_revents(struct pollset *ps)
 
 		if (!f)
 			continue;
-		p->revents = (short)(f->ops->poll(f->sock) & ((unsigned)p->events | POLLERR | POLLHUP));
+		p->revents =
+			(short)(f->ops->poll(f->sock, NULL) & ((unsigned)p->events | POLLERR | POLLHUP));
 		ready += p->revents != 0;
 	}
 	return ready;
@@ -243,6 +244,7 @@ struct ep_member {
 	struct fs_fd *f; /* the entry when added: a closed fd is dropped */
 	struct epoll_event ev;
 	unsigned last;	 /* readiness last reported (edge-triggered) */
+	uint32_t gen;	 /* the socket's arrival counter then */
 	bool disabled;	 /* EPOLLONESHOT fired */
 };
 
@@ -340,7 +342,7 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
 			s->m = m;
 			s->cap = cap;
 		}
-		s->m[s->n++] = (struct ep_member){fd, f, *ev, 0, false};
+		s->m[s->n++] = (struct ep_member){fd, f, *ev, 0, 0, false};
 		break;
 	case EPOLL_CTL_MOD:
 		if (i < 0) {
@@ -365,19 +367,23 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
 	return (int)fs_ret(r);
 }
 
-/* The events member i would report now (without changing its state). */
+/* The events member m would report now (without changing its state);
+ * *gen receives the socket's arrival counter. Edge-triggered members report
+ * what became ready since the last report, and everything ready again on
+ * each new arrival, as the kernel's wake-ups do. */
 static unsigned
-member_events(struct ep_member *m)
+member_events(struct ep_member *m, uint32_t *gen)
 {
 	unsigned want = m->ev.events & (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI);
 	unsigned now;
 
 	if (m->disabled || fs_fdt_get(m->fd) != m->f)
 		return 0;
-	now = m->f->ops->poll(m->f->sock) & (want | EPOLLERR | EPOLLHUP);
-	if (m->ev.events & EPOLLET)
-		return now & ~m->last;
-	return now;
+	now = m->f->ops->poll(m->f->sock, gen) & (want | EPOLLERR | EPOLLHUP);
+	if (!(m->ev.events & EPOLLET))
+		return now;
+	/* A wake-up makes the kernel poll the file and report its whole mask. */
+	return *gen != m->gen ? now : now & ~m->last;
 }
 
 static bool
@@ -386,8 +392,10 @@ ep_ready(void *arg)
 	struct ep_set *s = arg;
 	int i;
 
+	uint32_t gen;
+
 	for (i = 0; i < s->n; i++)
-		if (member_events(&s->m[i]))
+		if (member_events(&s->m[i], &gen))
 			return true;
 	return false;
 }
@@ -401,16 +409,19 @@ ep_collect(struct ep_set *s, struct epoll_event *evs, int max)
 
 	for (i = 0; i < s->n && n < max; i++) {
 		struct ep_member *m = &s->m[i];
+		uint32_t gen = m->gen;
 		unsigned ev;
 
 		if (fs_fdt_get(m->fd) != m->f) { /* closed: the kernel would drop it */
 			s->m[i--] = s->m[--s->n];
 			continue;
 		}
-		ev = member_events(m);
+		ev = member_events(m, &gen);
 		/* Edge state follows the readiness whether reported or not. */
-		m->last = m->disabled ? m->last
-				      : (m->f->ops->poll(m->f->sock) & (m->ev.events | EPOLLERR | EPOLLHUP));
+		if (!m->disabled) {
+			m->last = m->f->ops->poll(m->f->sock, NULL) & (m->ev.events | EPOLLERR | EPOLLHUP);
+			m->gen = gen;
+		}
 		if (!ev)
 			continue;
 		evs[n].events = ev;

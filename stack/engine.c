@@ -318,11 +318,13 @@ report(void)
 	struct fs_dev *d = fs_stk->dev;
 
 	FS_INFO("rx %llu pkts %llu bytes, tx %llu pkts %llu bytes; drops: bad frame %llu, "
+		"bad checksum %llu, "
 		"no memory %llu, socket queue full %llu, tx no buffer %llu, tx ring full %llu, "
 		"tx arp unresolved %llu",
 		(unsigned long long)d->rx_pkts, (unsigned long long)d->rx_bytes,
 		(unsigned long long)d->tx_pkts, (unsigned long long)d->tx_bytes,
 		(unsigned long long)fs_stk->drops.rx_bad_frame,
+		(unsigned long long)fs_stk->drops.rx_bad_csum,
 		(unsigned long long)fs_stk->drops.rx_nomem,
 		(unsigned long long)fs_stk->drops.rx_queue_full,
 		(unsigned long long)d->tx_nobuf, (unsigned long long)d->tx_full,

@@ -24,7 +24,7 @@ struct ring {
 
 static struct fs_dev dev;
 static struct ring rxq, txq;
-static unsigned held;
+static unsigned held, fail_tx;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int
@@ -69,6 +69,12 @@ fs_memdev_take(void *buf, uint16_t cap)
 	return len;
 }
 
+void
+fs_memdev_fail_tx(unsigned n)
+{
+	__atomic_store_n(&fail_tx, n, __ATOMIC_RELAXED);
+}
+
 unsigned
 fs_memdev_held(void)
 {
@@ -105,6 +111,11 @@ mem_tx_alloc(struct fs_dev *d, uint16_t len, void **handle)
 {
 	struct frame *f;
 
+	if (__atomic_load_n(&fail_tx, __ATOMIC_RELAXED)) {
+		__atomic_sub_fetch(&fail_tx, 1, __ATOMIC_RELAXED);
+		d->tx_nobuf++;
+		return NULL;
+	}
 	if (len > BUFSZ || !(f = malloc(sizeof(*f)))) {
 		d->tx_nobuf++;
 		return NULL;

@@ -28,8 +28,10 @@ struct fs_sock_ops {
 	ssize_t (*recvmsg)(void *s, struct msghdr *m, int flags);
 	/* FIONREAD, FIONBIO (also reached from fcntl F_SETFL O_NONBLOCK)... */
 	int (*ioctl)(void *s, unsigned long req, void *arg);
-	/* Readiness now: POLLIN, POLLOUT, POLLERR, POLLHUP bits. */
-	unsigned (*poll)(void *s);
+	/* Readiness now: POLLIN, POLLOUT, POLLERR, POLLHUP bits. When gen is
+	 * not NULL it receives a counter that moves on every arrival or error
+	 * (edge-triggered epoll reports each one, as the kernel does). */
+	unsigned (*poll)(void *s, uint32_t *gen);
 	/* The last fd naming the socket was closed. */
 	void (*close)(void *s);
 };

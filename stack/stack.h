@@ -16,7 +16,8 @@
 
 /* Drops, by reason; shown by tools and tests. */
 struct fs_drops {
-	uint64_t rx_bad_frame;	/* too short, oversize, unknown ethertype */
+	uint64_t rx_bad_frame;	/* truncated, oversize, inconsistent headers */
+	uint64_t rx_bad_csum;	/* IPv4 header or UDP checksum wrong */
 	uint64_t rx_nomem;	/* no pbuf for a received frame */
 	uint64_t rx_queue_full; /* a socket's receive queue was full */
 	uint64_t rx_no_socket;	/* UDP to a port nobody bound (ICMP sent) */

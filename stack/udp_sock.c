@@ -52,6 +52,7 @@ struct fs_udp {
 	int rcvbuf;
 	int64_t rcvtimeo_ns, sndtimeo_ns; /* -1: none */
 	int so_error;
+	unsigned errors; /* errors reported so far: moves edge-triggered epoll */
 	bool nonblock, connected, mcast_loop;
 	uint64_t drops;
 	struct fs_udp *next; /* all sockets, for ICMP errors and loopback */
@@ -159,6 +160,7 @@ on_icmp(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr_t *src)
 		    u->pcb->remote_port == lwip_ntohs(uh->dest) &&
 		    ip4_addr_get_u32(ip_2_ip4(&u->pcb->remote_ip)) == ih->dest.addr) {
 			u->so_error = buf[1] == ICMP_DUR_PORT ? ECONNREFUSED : EHOSTUNREACH;
+			u->errors++;
 			fs_stk_news();
 		}
 	}
@@ -733,11 +735,13 @@ udp_ioctl_(void *s, unsigned long req, void *arg)
 }
 
 static unsigned
-udp_poll_(void *s)
+udp_poll_(void *s, uint32_t *gen)
 {
 	struct fs_udp *u = s;
 	unsigned ev = POLLOUT;
 
+	if (gen)
+		*gen = __atomic_load_n(&u->tail, __ATOMIC_ACQUIRE) + u->errors;
 	if (queued(u))
 		ev |= POLLIN;
 	if (u->so_error)

@@ -1,0 +1,521 @@
+/* The UDP socket layer and the lwIP glue, driven through the interposed
+ * socket calls on the in-memory device: frames go in as a peer at
+ * 10.77.0.2 would send them and come out to be checked byte by byte. The
+ * expectations are the kernel's (errno, flags, lengths, ICMP). DPDK never
+ * starts here. */
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../preload/init.h"
+#include "../../stack/memdev.h"
+#include "../../stack/stack.h"
+#include "check_main.h"
+#include "frames.h"
+
+static uint8_t fr[2048];
+
+static void
+setup(void)
+{
+	setenv("FASTSOCK_DEV", "net_memif0", 1);
+	setenv("FASTSOCK_IP", "10.77.0.1/24", 1);
+	setenv("FASTSOCK_LOG", "error", 1);
+}
+
+/* Takes the next frame the stack sends whose ethertype is type and, for
+ * IPv4, whose protocol is proto (0: any); others are skipped. Returns its
+ * length, or -1 after 1 s. */
+static int
+take(uint16_t type, uint8_t proto)
+{
+	int i, n;
+
+	for (i = 0; i < 1000; i++) {
+		if (fs_stk)
+			fs_stk_kick();
+		while ((n = fs_memdev_take(fr, sizeof(fr))) > 0) {
+			if ((fr[12] << 8 | fr[13]) != type)
+				continue;
+			if (type == 0x0800 && proto && fr[14 + 9] != proto)
+				continue;
+			return n;
+		}
+		usleep(1000);
+	}
+	return -1;
+}
+
+/* Progress until the device has nothing left to receive. */
+static void
+drain(void)
+{
+	int i;
+
+	for (i = 0; i < 32; i++)
+		fs_stk_kick();
+}
+
+static void
+inject(const uint8_t *f, size_t len)
+{
+	ck_assert_int_eq(fs_memdev_inject(f, (uint16_t)len), 0);
+	drain();
+}
+
+/* A bound accelerated UDP socket at 10.77.0.1:port; the stack has learnt
+ * the peer's MAC. */
+static int
+bound(uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	uint8_t f[64];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	a.sin_addr.s_addr = ip_of(US_IP);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_ptr_nonnull(fs_fdt_get(fd)); /* claimed by the stack */
+	inject(f, arp_request(f));
+	ck_assert_int_gt(take(0x0806, 0), 0);
+	return fd;
+}
+
+static void
+peer_send(uint16_t sport, uint16_t dport, const char *data, size_t len)
+{
+	uint8_t f[2048];
+
+	inject(f, udp_frame(f, ip_of(PEER_IP), ip_of(US_IP), sport, dport, data, len));
+}
+
+START_TEST(arp_answered)
+{
+	uint32_t ip;
+
+	close(bound(5000)); /* starts the stack */
+	inject(fr, arp_request(fr));
+	ck_assert_int_eq(take(0x0806, 0), 42);
+	ck_assert_int_eq(fr[14 + 7], 2); /* reply */
+	ck_assert_int_eq(memcmp(fr, peer_mac, 6), 0);
+	ck_assert_int_eq(memcmp(fr + 14 + 8, us_mac, 6), 0);
+	memcpy(&ip, fr + 14 + 14, 4);
+	ck_assert_uint_eq(ip, ip_of(US_IP));
+	memcpy(&ip, fr + 14 + 24, 4);
+	ck_assert_uint_eq(ip, ip_of(PEER_IP));
+}
+END_TEST
+
+START_TEST(icmp_echo_answered)
+{
+	uint8_t body[12] = {0x12, 0x34, 0x00, 0x07, 'p', 'i', 'n', 'g', '!', '!', '!', '!'};
+
+	close(bound(5000));
+	inject(fr, icmp_frame(fr, 8, 0, body, sizeof(body)));
+	ck_assert_int_eq(take(0x0800, 1), 14 + 20 + 4 + 12);
+	ck_assert_int_eq(fr[34], 0); /* echo reply */
+	ck_assert_int_eq(memcmp(fr + 38, body, sizeof(body)), 0);
+	ck_assert_uint_eq(csum(fr + 34, 16, 0), 0);
+}
+END_TEST
+
+START_TEST(receive_semantics)
+{
+	int fd = bound(5000), n = -1;
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
+	char buf[64], small[3];
+	struct iovec iov = {small, sizeof(small)};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	ck_assert_int_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	peer_send(7000, 5000, "hello", 5);
+	peer_send(7001, 5000, "0123456789", 10);
+	ck_assert_int_eq(ioctl(fd, FIONREAD, &n), 0);
+	ck_assert_int_eq(n, 5); /* the next datagram, as the kernel says */
+	ck_assert_int_eq(recv(fd, buf, sizeof(buf), MSG_PEEK), 5);
+	ck_assert_int_eq(recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl), 5);
+	ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+	ck_assert_uint_eq(fl, sizeof(from));
+	ck_assert_uint_eq(from.sin_addr.s_addr, ip_of(PEER_IP));
+	ck_assert_uint_eq(ntohs(from.sin_port), 7000);
+	ck_assert_int_eq(recvmsg(fd, &m, MSG_TRUNC), 10); /* real length */
+	ck_assert(m.msg_flags & MSG_TRUNC);
+	ck_assert_int_eq(memcmp(small, "012", 3), 0);
+	ck_assert_int_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	close(fd);
+}
+END_TEST
+
+START_TEST(timeouts_and_nonblock)
+{
+	int fd = bound(5000);
+	struct timeval tv = {0, 30000};
+	struct timespec a, b;
+	char c;
+
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ck_assert_int_eq(recv(fd, &c, 1, 0), -1);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_ge((b.tv_sec - a.tv_sec) * 1000000000L + b.tv_nsec - a.tv_nsec, 29000000L);
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(recv(fd, &c, 1, 0), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	close(fd);
+}
+END_TEST
+
+START_TEST(send_on_the_wire)
+{
+	int fd = bound(5000);
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(7000)};
+	uint32_t ip;
+
+	to.sin_addr.s_addr = ip_of(PEER_IP);
+	ck_assert_int_eq(sendto(fd, "abc", 3, 0, (struct sockaddr *)&to, sizeof(to)), 3);
+	ck_assert_int_eq(take(0x0800, 17), 14 + 20 + 8 + 3);
+	ck_assert_int_eq(memcmp(fr, peer_mac, 6), 0);
+	ck_assert_int_eq(memcmp(fr + 6, us_mac, 6), 0);
+	ck_assert_uint_eq(csum(fr + 14, 20, 0), 0);
+	memcpy(&ip, fr + 26, 4);
+	ck_assert_uint_eq(ip, ip_of(US_IP));
+	memcpy(&ip, fr + 30, 4);
+	ck_assert_uint_eq(ip, ip_of(PEER_IP));
+	ck_assert_int_eq(fr[34] << 8 | fr[35], 5000);
+	ck_assert_int_eq(fr[36] << 8 | fr[37], 7000);
+	ck_assert_int_eq(memcmp(fr + 42, "abc", 3), 0);
+	/* Not a lossless link: the UDP checksum is there and right. */
+	ck_assert(fr[40] | fr[41]);
+	ck_assert_int_eq(sendto(fd, "x", 1, 0, NULL, 0), -1);
+	ck_assert_int_eq(errno, EDESTADDRREQ);
+	to.sin_port = 0;
+	ck_assert_int_eq(sendto(fd, "x", 1, 0, (struct sockaddr *)&to, sizeof(to)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	close(fd);
+}
+END_TEST
+
+START_TEST(sizes)
+{
+	static char big[70000];
+	int fd = bound(5000), frames = 0;
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(7000)};
+
+	to.sin_addr.s_addr = ip_of(PEER_IP);
+	ck_assert_int_eq(sendto(fd, big, 65508, 0, (struct sockaddr *)&to, sizeof(to)), -1);
+	ck_assert_int_eq(errno, EMSGSIZE);
+	/* 3000 bytes leave as three IPv4 fragments. */
+	ck_assert_int_eq(sendto(fd, big, 3000, 0, (struct sockaddr *)&to, sizeof(to)), 3000);
+	while (take(0x0800, 17) > 0 && ++frames < 10)
+		;
+	ck_assert_int_eq(frames, 3);
+	close(fd);
+}
+END_TEST
+
+START_TEST(unknown_port_gets_icmp)
+{
+	close(bound(5000));
+	peer_send(7000, 5999, "nobody", 6);
+	ck_assert_int_gt(take(0x0800, 1), 0);
+	ck_assert_int_eq(fr[34], 3); /* destination unreachable */
+	ck_assert_int_eq(fr[35], 3); /* port unreachable */
+}
+END_TEST
+
+START_TEST(bad_frames_counted)
+{
+	int fd = bound(5000), i;
+	uint8_t f[2048];
+	size_t n;
+	char c;
+
+	/* A wrong UDP checksum: dropped and counted, never delivered. */
+	n = udp_frame(f, ip_of(PEER_IP), ip_of(US_IP), 7000, 5000, "data", 4);
+	f[n - 1] ^= 0xff;
+	inject(f, n);
+	ck_assert_int_eq(recv(fd, &c, 1, MSG_DONTWAIT), -1);
+	ck_assert_uint_eq(fs_stk->drops.rx_bad_csum, 1);
+	/* A wrong IPv4 header checksum. */
+	n = udp_frame(f, ip_of(PEER_IP), ip_of(US_IP), 7000, 5000, "data", 4);
+	f[14 + 8] = 3; /* TTL changed, checksum not */
+	inject(f, n);
+	ck_assert_uint_eq(fs_stk->drops.rx_bad_csum, 2);
+	/* Truncated: total length beyond the frame; UDP length beyond IP. */
+	n = udp_frame(f, ip_of(PEER_IP), ip_of(US_IP), 7000, 5000, "data", 4);
+	inject(f, n - 3);
+	n = udp_frame(f, ip_of(PEER_IP), ip_of(US_IP), 7000, 5000, "data", 4);
+	f[14 + 20 + 5] = 40;
+	inject(f, n);
+	inject(f, 10);
+	ck_assert_uint_eq(fs_stk->drops.rx_bad_frame, 3);
+	/* Garbage of every length: counted or ignored, never a crash. */
+	srand(7);
+	for (i = 0; i < 2000; i++) {
+		size_t j, len = (size_t)(rand() % 1600);
+
+		for (j = 0; j < len; j++)
+			f[j] = (uint8_t)rand();
+		if (i & 1) { /* make half of them look like IPv4 */
+			f[12] = 0x08;
+			f[13] = 0x00;
+			f[14] = 0x45;
+		}
+		fs_memdev_inject(f, (uint16_t)len);
+		if (i % 64 == 0)
+			fs_stk_kick();
+	}
+	drain();
+	ck_assert_uint_gt(fs_stk->drops.rx_bad_frame + fs_stk->drops.rx_bad_csum, 500);
+	/* Still healthy: a good datagram arrives. */
+	peer_send(7000, 5000, "ok", 2);
+	ck_assert_int_eq(recv(fd, f, sizeof(f), MSG_DONTWAIT), 2);
+	close(fd);
+}
+END_TEST
+
+START_TEST(full_queue_drops_counted)
+{
+	int fd = bound(5000), v = 2048, got = 0, i;
+	char buf[200];
+
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)), 0);
+	for (i = 0; i < 200; i++) {
+		memset(buf, i, 100);
+		peer_send(7000, 5000, buf, 100);
+	}
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == 100) {
+		ck_assert_int_eq((unsigned char)buf[0], got); /* in order, none lost between */
+		got++;
+	}
+	ck_assert_int_gt(got, 0);
+	ck_assert_int_lt(got, 200);
+	ck_assert_uint_eq(fs_stk->drops.rx_queue_full, (uint64_t)(200 - got));
+	close(fd);
+}
+END_TEST
+
+START_TEST(connected_refused_by_icmp)
+{
+	int fd = bound(5000), e = -1;
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(7000)};
+	socklen_t el = sizeof(e);
+	uint8_t quote[4 + 28];
+	char c;
+
+	to.sin_addr.s_addr = ip_of(PEER_IP);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	ck_assert_int_eq(send(fd, "q", 1, 0), 1);
+	ck_assert_int_gt(take(0x0800, 17), 0);
+	/* The peer's port unreachable quotes our datagram's headers. */
+	memset(quote, 0, 4);
+	memcpy(quote + 4, fr + 14, 28);
+	inject(fr, icmp_frame(fr, 3, 3, quote, sizeof(quote)));
+	ck_assert_int_eq(recv(fd, &c, 1, MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, ECONNREFUSED);
+	ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el), 0);
+	ck_assert_int_eq(e, 0); /* reported once */
+	ck_assert_int_eq(recv(fd, &c, 1, MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	close(fd);
+}
+END_TEST
+
+START_TEST(names)
+{
+	int fd = bound(5000);
+	struct sockaddr_in a, to = {.sin_family = AF_INET, .sin_port = htons(7000)},
+				unspec = {.sin_family = AF_UNSPEC};
+	socklen_t n = sizeof(a);
+
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+	ck_assert_uint_eq(a.sin_addr.s_addr, ip_of(US_IP));
+	ck_assert_int_eq(ntohs(a.sin_port), 5000);
+	ck_assert_int_eq(getpeername(fd, (struct sockaddr *)&a, &n), -1);
+	ck_assert_int_eq(errno, ENOTCONN);
+	to.sin_addr.s_addr = ip_of(PEER_IP);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	ck_assert_int_eq(getpeername(fd, (struct sockaddr *)&a, &n), 0);
+	ck_assert_int_eq(ntohs(a.sin_port), 7000);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&unspec, sizeof(unspec)), 0);
+	ck_assert_int_eq(getpeername(fd, (struct sockaddr *)&a, &n), -1);
+	ck_assert_int_eq(errno, ENOTCONN);
+	/* As the kernel: a foreign address is refused before "already bound". */
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&to, sizeof(to)), -1);
+	ck_assert_int_eq(errno, EADDRNOTAVAIL);
+	a.sin_addr.s_addr = ip_of(US_IP);
+	a.sin_port = htons(5001);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), -1);
+	ck_assert_int_eq(errno, EINVAL); /* already bound */
+	close(fd);
+}
+END_TEST
+
+START_TEST(multicast_join)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5353)};
+	struct ip_mreq mr;
+	uint8_t f[128];
+	char buf[16];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	uint32_t g = ip_of("239.1.2.3");
+	size_t n;
+
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0); /* wildcard: kernel */
+	ck_assert_ptr_null(fs_fdt_get(fd));
+	mr.imr_multiaddr.s_addr = g;
+	mr.imr_interface.s_addr = ip_of(US_IP);
+	ck_assert_int_eq(setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)), 0);
+	ck_assert_ptr_nonnull(fs_fdt_get(fd)); /* the join moved it to the stack */
+	ck_assert_int_gt(take(0x0800, 2), 0); /* an IGMP report */
+	ck_assert_int_eq(memcmp(fr + 30, &g, 4), 0);
+	n = udp_frame(f, ip_of(PEER_IP), g, 7000, 5353, "mcast", 5);
+	f[0] = 0x01; /* 01:00:5e:01:02:03 */
+	f[1] = 0x00;
+	f[2] = 0x5e;
+	f[3] = 0x01;
+	f[4] = 0x02;
+	f[5] = 0x03;
+	inject(f, n);
+	ck_assert_int_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 5);
+	ck_assert_int_eq(setsockopt(fd, IPPROTO_IP, IP_DROP_MEMBERSHIP, &mr, sizeof(mr)), 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(readiness_mixed_sets)
+{
+	int fd = bound(5000), p[2], ep = epoll_create1(0);
+	struct pollfd pf[2];
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = 0}, out[4];
+	fd_set rs;
+	char buf[8];
+
+	ck_assert_int_eq(pipe(p), 0);
+	pf[0] = (struct pollfd){fd, POLLIN, 0};
+	pf[1] = (struct pollfd){p[0], POLLIN, 0};
+	ck_assert_int_eq(poll(pf, 2, 0), 0);
+	ck_assert_int_eq(write(p[1], "k", 1), 1);
+	ck_assert_int_eq(poll(pf, 2, 100), 1);
+	ck_assert_int_eq(pf[1].revents, POLLIN);
+	ck_assert_int_eq(pf[0].revents, 0);
+	peer_send(7000, 5000, "d", 1);
+	ck_assert_int_eq(poll(pf, 2, 100), 2);
+	ck_assert_int_eq(pf[0].revents, POLLIN);
+	FD_ZERO(&rs);
+	FD_SET(fd, &rs);
+	FD_SET(p[0], &rs);
+	ck_assert_int_eq(select(p[0] > fd ? p[0] + 1 : fd + 1, &rs, NULL, NULL,
+				&(struct timeval){0, 0}), 2);
+	/* epoll: edge-triggered accelerated member, level kernel member. */
+	ev.data.fd = fd;
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	ev = (struct epoll_event){.events = EPOLLIN, .data.fd = p[0]};
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev), 0);
+	ck_assert_int_eq(epoll_wait(ep, out, 4, 100), 2);
+	ck_assert_int_eq(epoll_wait(ep, out, 4, 0), 1); /* the edge was reported */
+	ck_assert_int_eq(out[0].data.fd, p[0]);
+	ck_assert_int_eq(read(p[0], buf, 1), 1);
+	ck_assert_int_eq(epoll_wait(ep, out, 4, 0), 0);
+	peer_send(7000, 5000, "e", 1);
+	ck_assert_int_eq(epoll_wait(ep, out, 4, 100), 1); /* a new edge */
+	ck_assert_int_eq(out[0].data.fd, fd);
+	ck_assert(out[0].events & EPOLLIN);
+	/* ONESHOT: reported once until re-armed. */
+	ev = (struct epoll_event){.events = EPOLLIN | EPOLLONESHOT, .data.fd = fd};
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev), 0);
+	ck_assert_int_eq(epoll_wait(ep, out, 4, 0), 1);
+	ck_assert_int_eq(epoll_wait(ep, out, 4, 0), 0);
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev), 0);
+	ck_assert_int_eq(epoll_wait(ep, out, 4, 0), 1);
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL), 0);
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_int_eq(epoll_wait(ep, out, 4, 0), 0);
+	/* Blocking wait, woken by a datagram that arrives meanwhile. */
+	ev = (struct epoll_event){.events = EPOLLIN, .data.fd = fd};
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	ck_assert_int_eq(epoll_wait(ep, out, 4, 20), 0); /* times out */
+	close(ep);
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+}
+END_TEST
+
+START_TEST(pool_run_dry)
+{
+	int fd = bound(5000);
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(7000)};
+	uint64_t before = fs_stk->dev->tx_nobuf;
+
+	to.sin_addr.s_addr = ip_of(PEER_IP);
+	fs_memdev_fail_tx(1);
+	ck_assert_int_eq(sendto(fd, "x", 1, 0, (struct sockaddr *)&to, sizeof(to)), -1);
+	ck_assert_int_eq(errno, ENOBUFS);
+	ck_assert_uint_eq(fs_stk->dev->tx_nobuf, before + 1);
+	ck_assert_int_eq(sendto(fd, "x", 1, 0, (struct sockaddr *)&to, sizeof(to)), 1);
+	close(fd);
+}
+END_TEST
+
+START_TEST(sockets_off_the_interface_stay_on_kernel)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_ptr_null(fs_fdt_get(fd));
+	close(fd);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr = ip_of(US_IP);
+	a.sin_port = 0;
+	/* TCP is not accelerated yet: the kernel answers (no such address). */
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), -1);
+	ck_assert_int_eq(errno, EADDRNOTAVAIL);
+	ck_assert_ptr_null(fs_fdt_get(fd));
+	close(fd);
+}
+END_TEST
+
+static Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("udp");
+	TCase *t = tcase_create("memdev");
+
+	tcase_add_checked_fixture(t, setup, NULL);
+	tcase_set_timeout(t, 20);
+	tcase_add_test(t, arp_answered);
+	tcase_add_test(t, icmp_echo_answered);
+	tcase_add_test(t, receive_semantics);
+	tcase_add_test(t, timeouts_and_nonblock);
+	tcase_add_test(t, send_on_the_wire);
+	tcase_add_test(t, sizes);
+	tcase_add_test(t, unknown_port_gets_icmp);
+	tcase_add_test(t, bad_frames_counted);
+	tcase_add_test(t, full_queue_drops_counted);
+	tcase_add_test(t, connected_refused_by_icmp);
+	tcase_add_test(t, names);
+	tcase_add_test(t, multicast_join);
+	tcase_add_test(t, readiness_mixed_sets);
+	tcase_add_test(t, pool_run_dry);
+	tcase_add_test(t, sockets_off_the_interface_stay_on_kernel);
+	suite_add_tcase(s, t);
+	return s;
+}
