@@ -49,6 +49,8 @@ fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
 		break;
 	case FS_CLAIM_CONNECT:
 	case FS_CLAIM_SENDTO:
+		/* A group is ours only once IP_MULTICAST_IF names our
+		 * interface, and that option claims the socket itself. */
 		if (!in_subnet(addr))
 			return NULL;
 		break;

@@ -146,21 +146,34 @@ getsockopt(int fd, int level, int opt, void *val, socklen_t *len)
 	return FS_REAL(getsockopt, fd, level, opt, val, len);
 }
 
+/* Joining a group on the accelerated interface, or choosing it for
+ * multicast sends, hands the socket to the stack (the kernel has no such
+ * interface and would refuse). ip_mreq and ip_mreqn both start with the
+ * group, then the interface address. */
+static struct fs_fd *
+claim_multicast(int fd, int opt, const void *val, socklen_t len)
+{
+	struct sockaddr_in g = {.sin_family = AF_INET};
+	uint32_t ifa;
+
+	if (!fs_mcast_if_addr(val, len, &ifa) || ifa != fs_ctx.cfg.ip)
+		return NULL;
+	if (opt == IP_ADD_MEMBERSHIP) {
+		if (len < sizeof(struct ip_mreq))
+			return NULL;
+		g.sin_addr = ((const struct ip_mreq *)val)->imr_multiaddr;
+	}
+	return fs_claim(fd, (struct sockaddr *)&g, sizeof(g), FS_CLAIM_JOIN);
+}
+
 FS_EXPORT int
 setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
-	if (!f && fs_unlikely(fs_accel_on) && level == IPPROTO_IP && opt == IP_ADD_MEMBERSHIP &&
-	    val && len >= sizeof(struct ip_mreq) &&
-	    ((const struct ip_mreq *)val)->imr_interface.s_addr == fs_ctx.cfg.ip) {
-		/* Joining a group on the accelerated interface (ip_mreq and
-		 * ip_mreqn both start with the group, then this address). */
-		struct sockaddr_in g = {.sin_family = AF_INET};
-
-		g.sin_addr = ((const struct ip_mreq *)val)->imr_multiaddr;
-		f = fs_claim(fd, (struct sockaddr *)&g, sizeof(g), FS_CLAIM_JOIN);
-	}
+	if (!f && fs_unlikely(fs_accel_on) && level == IPPROTO_IP &&
+	    (opt == IP_ADD_MEMBERSHIP || opt == IP_MULTICAST_IF))
+		f = claim_multicast(fd, opt, val, len);
 	if (f)
 		return (int)fs_ret(f->ops->setsockopt(f->sock, level, opt, val, len));
 	return FS_REAL(setsockopt, fd, level, opt, val, len);

@@ -36,6 +36,20 @@ struct fs_sock_ops {
 	void (*close)(void *s);
 };
 
+/* The interface address of an IP_MULTICAST_IF value, which the kernel
+ * takes as a struct in_addr, ip_mreq or ip_mreqn by its length. Returns
+ * false when the value is too short. */
+static inline bool
+fs_mcast_if_addr(const void *v, socklen_t n, uint32_t *addr)
+{
+	const uint32_t *w = v;
+
+	if (!v || n < 4)
+		return false;
+	*addr = n >= 8 ? w[1] : w[0];
+	return true;
+}
+
 /* Starts the stack (DPDK, lwIP, progress thread) once per process. Returns
  * 0, or -errno after logging why; every later call returns the same. */
 int fs_stk_ensure(const struct fs_config *c);

@@ -53,6 +53,7 @@ struct fs_udp {
 	int64_t rcvtimeo_ns, sndtimeo_ns; /* -1: none */
 	int so_error;
 	unsigned errors; /* errors reported so far: moves edge-triggered epoll */
+	uint32_t mcast_if; /* IP_MULTICAST_IF: ours or INADDR_ANY */
 	bool nonblock, connected, mcast_loop;
 	uint64_t drops;
 	struct fs_udp *next; /* all sockets, for ICMP errors and loopback */
@@ -349,6 +350,11 @@ udp_getsockopt_(void *s, int level, int opt, void *v, socklen_t *n)
 {
 	struct fs_udp *u = s;
 
+	if (level == IPPROTO_IP && opt == IP_MULTICAST_IF && v && n && *n >= sizeof(uint32_t)) {
+		memcpy(v, &u->mcast_if, sizeof(uint32_t));
+		*n = sizeof(uint32_t);
+		return 0;
+	}
 	if (level == SOL_SOCKET && opt == SO_ERROR && v && n && *n >= sizeof(int)) {
 		pthread_mutex_lock(&fs_stk->lock);
 		*(int *)v = u->so_error;
@@ -391,6 +397,19 @@ udp_setsockopt_(void *s, int level, int opt, const void *v, socklen_t n)
 
 	if (level == IPPROTO_IP && (opt == IP_ADD_MEMBERSHIP || opt == IP_DROP_MEMBERSHIP))
 		return membership(u, opt, v, n);
+	if (level == IPPROTO_IP && opt == IP_MULTICAST_IF) {
+		uint32_t a;
+
+		/* Our address is not the kernel's: the stack keeps it. */
+		if (!fs_mcast_if_addr(v, n, &a))
+			return -EINVAL;
+		if (a != fs_stk->cfg.ip && a != INADDR_ANY)
+			return -EADDRNOTAVAIL;
+		pthread_mutex_lock(&fs_stk->lock);
+		u->mcast_if = a;
+		pthread_mutex_unlock(&fs_stk->lock);
+		return 0;
+	}
 	/* The kernel validates and keeps every option; we mirror what the
 	 * stack needs. */
 	r = kopt_set(u->kfd, level, opt, v, n);
@@ -408,11 +427,6 @@ udp_setsockopt_(void *s, int level, int opt, const void *v, socklen_t n)
 			u->pcb->ttl = (u8_t)ttl;
 	} else if (opt == IP_MULTICAST_LOOP) {
 		u->mcast_loop = (n >= sizeof(int) ? *(const int *)v : *(const unsigned char *)v) != 0;
-	} else if (opt == IP_MULTICAST_IF) {
-		ip4_addr_t a;
-
-		ip4_addr_set_u32(&a, ((const struct in_addr *)v)->s_addr);
-		udp_set_multicast_netif_addr(u->pcb, &a);
 	}
 	pthread_mutex_unlock(&fs_stk->lock);
 	return 0;
