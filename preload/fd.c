@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <sys/ioctl.h>
 
+#include "claim.h"
 #include "init.h"
 
 FS_EXPORT int
@@ -142,10 +143,127 @@ ioctl(int fd, unsigned long req, ...)
 	return FS_REAL(ioctl, fd, req, arg);
 }
 
+/* In a forked child the parent's stack is out of reach: its device rings
+ * are shared memory the parent is still using, and DPDK cannot start twice
+ * in one process. Inherited accelerated sockets are detached: every call
+ * but close fails with EBADFD and poll reports them as errors; sockets the
+ * child creates stay on the kernel. A program the child execs starts clean. */
+static int
+dt_addr(void *s, const struct sockaddr *a, socklen_t n)
+{
+	(void)s, (void)a, (void)n;
+	return -EBADFD;
+}
+
+static int
+dt_int(void *s, int v)
+{
+	(void)s, (void)v;
+	return -EBADFD;
+}
+
+static int
+dt_accept(void *s, struct sockaddr *a, socklen_t *n, int fl)
+{
+	(void)s, (void)a, (void)n, (void)fl;
+	return -EBADFD;
+}
+
+static int
+dt_name(void *s, struct sockaddr *a, socklen_t *n, int peer)
+{
+	(void)s, (void)a, (void)n, (void)peer;
+	return -EBADFD;
+}
+
+static int
+dt_getopt(void *s, int l, int o, void *v, socklen_t *n)
+{
+	(void)s, (void)l, (void)o, (void)v, (void)n;
+	return -EBADFD;
+}
+
+static int
+dt_setopt(void *s, int l, int o, const void *v, socklen_t n)
+{
+	(void)s, (void)l, (void)o, (void)v, (void)n;
+	return -EBADFD;
+}
+
+static ssize_t
+dt_send(void *s, const struct msghdr *m, int fl)
+{
+	(void)s, (void)m, (void)fl;
+	return -EBADFD;
+}
+
+static ssize_t
+dt_recv(void *s, struct msghdr *m, int fl)
+{
+	(void)s, (void)m, (void)fl;
+	return -EBADFD;
+}
+
+static int
+dt_ioctl(void *s, unsigned long r, void *a)
+{
+	(void)s, (void)r, (void)a;
+	return -EBADFD;
+}
+
+static unsigned
+dt_poll(void *s, uint32_t *gen)
+{
+	(void)s;
+	if (gen)
+		*gen = 0;
+	return POLLERR | POLLNVAL;
+}
+
+static void
+dt_close(void *s)
+{
+	(void)s; /* the parent's object: not ours to free */
+}
+
+static const struct fs_sock_ops detached_ops = {
+	.bind = dt_addr,
+	.connect = dt_addr,
+	.listen = dt_int,
+	.accept = dt_accept,
+	.shutdown = dt_int,
+	.name = dt_name,
+	.getsockopt = dt_getopt,
+	.setsockopt = dt_setopt,
+	.sendmsg = dt_send,
+	.recvmsg = dt_recv,
+	.ioctl = dt_ioctl,
+	.poll = dt_poll,
+	.close = dt_close,
+};
+
+static void
+detach_in_child(void)
+{
+	unsigned fd, left = fs_fdt_count();
+
+	fs_accel_on = false;
+	fs_stk_forget();
+	for (fd = 0; fd < FS_FDT_MAX && left; fd++)
+		if (fs_fdt[fd]) {
+			fs_fdt[fd]->ops = &detached_ops;
+			left--;
+		}
+}
+
 FS_EXPORT pid_t
 fork(void)
 {
-	return FS_REAL(fork);
+	pid_t r = FS_REAL(fork);
+
+	if (r == 0 && fs_unlikely(fs_fdt_count() || fs_accel_on))
+		detach_in_child();
+	return r;
 }
 
 /* vfork's child borrows the parent's stack until exec, so it must never

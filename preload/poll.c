@@ -33,7 +33,8 @@ accel_revents(struct pollset *ps)
 		if (!f)
 			continue;
 		p->revents =
-			(short)(f->ops->poll(f->sock, NULL) & ((unsigned)p->events | POLLERR | POLLHUP));
+			(short)(f->ops->poll(f->sock, NULL) &
+				     ((unsigned)p->events | POLLERR | POLLHUP | POLLNVAL));
 		ready += p->revents != 0;
 	}
 	return ready;

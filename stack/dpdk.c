@@ -200,11 +200,13 @@ rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
  * with --no-shconf. Ours is removed at exit, and those of fastsock
  * processes that died without exiting are swept at the next start. */
 static char runtime_dir[256];
+static pid_t runtime_owner;
 
 static void
 remove_runtime_dir(void)
 {
-	if (runtime_dir[0])
+	/* A forked child inherits this handler: the directory is the parent's. */
+	if (runtime_dir[0] && getpid() == runtime_owner)
 		nftw(runtime_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -325,6 +327,7 @@ eal_start(const struct fs_config *c)
 		return -1;
 	}
 	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
+	runtime_owner = getpid();
 	atexit(remove_runtime_dir);
 	return 0;
 }

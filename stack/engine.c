@@ -117,12 +117,19 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 {
 	uint64_t now = fs_now_ns();
 	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
-	uint64_t spin_end = now + (uint64_t)fs_stk->cfg.spin_us * 1000;
+	uint64_t spin_end;
 	struct pollfd local[WAIT_FDS + 1], *p = local;
 	unsigned spins = 0, sigs = fs_sig_seen;
 	int64_t left;
 	int i, r = 0;
 
+	if (!fs_stk) { /* a forked child: only the kernel fds can change */
+		if (ready(arg))
+			return 1;
+		r = sleep_on(kfds, nk, timeout_ns, sigmask);
+		return r < 0 ? -errno : r > 0 ? 2 : 0;
+	}
+	spin_end = now + (uint64_t)fs_stk->cfg.spin_us * 1000;
 	if (nk > WAIT_FDS) {
 		p = malloc(sizeof(*p) * (size_t)(nk + 1));
 		if (!p)
@@ -198,7 +205,14 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 void
 fs_stk_kick(void)
 {
-	fs_stk_progress();
+	if (fs_stk)
+		fs_stk_progress();
+}
+
+void
+fs_stk_forget(void)
+{
+	fs_stk = NULL; /* the parent's, copied: left as it is */
 }
 
 /* Polling interval for sleeping threads on a device without RX interrupts:
@@ -315,8 +329,11 @@ fs_stk_stop(void)
 static void
 report(void)
 {
-	struct fs_dev *d = fs_stk->dev;
+	struct fs_dev *d;
 
+	if (!fs_stk) /* a forked child */
+		return;
+	d = fs_stk->dev;
 	FS_INFO("rx %llu pkts %llu bytes, tx %llu pkts %llu bytes; drops: bad frame %llu, "
 		"bad checksum %llu, "
 		"no memory %llu, socket queue full %llu, tx no buffer %llu, tx ring full %llu, "

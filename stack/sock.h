@@ -75,4 +75,8 @@ extern __thread bool fs_sig_restart __attribute__((tls_model("initial-exec")));
 /* One round of progress if nobody else is making it. */
 void fs_stk_kick(void);
 
+/* In a forked child: the parent's stack is not ours to touch. Afterwards
+ * fs_stk_wait only waits on the kernel fds and fs_stk_kick does nothing. */
+void fs_stk_forget(void);
+
 #endif

@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -493,6 +494,46 @@ START_TEST(sockets_off_the_interface_stay_on_kernel)
 }
 END_TEST
 
+START_TEST(forked_child_detached)
+{
+	int fd = bound(5000), st, pfd[2];
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	if (pid == 0) {
+		/* The child: inherited socket unusable, new ones on the kernel. */
+		struct sockaddr_in a = {.sin_family = AF_INET};
+		struct pollfd p = {fd, POLLIN, 0};
+		char c, ok = 0;
+		int k;
+
+		ok |= (char)(!(recv(fd, &c, 1, MSG_DONTWAIT) == -1 && errno == EBADFD) << 0);
+		ok |= (char)(!(send(fd, "x", 1, 0) == -1 && errno == EBADFD) << 1);
+		ok |= (char)(!(poll(&p, 1, 1000) == 1 && (p.revents & POLLNVAL)) << 2);
+		k = socket(AF_INET, SOCK_DGRAM, 0);
+		a.sin_addr.s_addr = ip_of(US_IP);
+		ok |= (char)(!(bind(k, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EADDRNOTAVAIL) << 3);
+		ok |= (char)(!(fs_fdt_get(k) == NULL) << 4);
+		ok |= (char)(!(close(fd) == 0) << 5);
+		write(pfd[1], &ok, 1);
+		exit(0); /* runs atexit handlers: they must leave the parent's alone */
+	}
+	{
+		char ok = 0;
+
+		ck_assert_int_eq(read(pfd[0], &ok, 1), 1);
+		ck_assert_msg(ok == 0, "child checks failed: bit mask %#x", ok);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* The parent's socket still works. */
+	peer_send(7000, 5000, "after", 5);
+	ck_assert_int_eq(recv(fd, fr, sizeof(fr), MSG_DONTWAIT), 5);
+	close(fd);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -516,6 +557,7 @@ make_suite(void)
 	tcase_add_test(t, readiness_mixed_sets);
 	tcase_add_test(t, pool_run_dry);
 	tcase_add_test(t, sockets_off_the_interface_stay_on_kernel);
+	tcase_add_test(t, forked_child_detached);
 	suite_add_tcase(s, t);
 	return s;
 }
