@@ -86,3 +86,27 @@ fs_lab_sockperf() {
 		     END {print (rate==""?"nan":rate), d+0}' <<<"$out"
 	fi
 }
+
+# fs_recv_empty MODE: ns per nonblocking recvfrom() on an empty UDP socket
+# (median of 9 rounds) and user-space instructions per call (callgrind:
+# the inclusive cost of recvfrom over its calls), as "ns instructions".
+# MODE kernel: a kernel socket on 127.0.0.1; fastsock: an accelerated
+# socket of the lab's memif client, its peer up and idle.
+fs_recv_empty() {
+	local mode=$1 bench=$FS_BUILD/tests/bench/bench_calls cg ns ir
+	cg=$(mktemp /tmp/fs-cg.XXXXXX)
+	if [ "$mode" = fastsock ]; then
+		local idle='python3 -c "import socket,os,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((os.environ[\"LAB_SERVER_IP\"],9)); time.sleep(120)"'
+		ns=$("$FS_ROOT/scripts/lab" memif --timeout 60 "$idle" \
+			"$bench -o recvfrom -r 9 -a \$LAB_CLIENT_IP" 2>/dev/null | awk '{print $2}')
+		"$FS_ROOT/scripts/lab" memif --timeout 120 "$idle" \
+			"valgrind --tool=callgrind --callgrind-out-file=$cg $bench -o recvfrom -r 1 -n 40000 -a \$LAB_CLIENT_IP" >/dev/null 2>&1
+	else
+		ns=$(taskset -c 1 "$bench" -o recvfrom -r 9 | awk '{print $2}')
+		valgrind --tool=callgrind --callgrind-out-file="$cg" "$bench" -o recvfrom -r 1 -n 40000 >/dev/null 2>&1
+	fi
+	ir=$(callgrind_annotate --inclusive=yes "$cg" 2>/dev/null |
+		awk '/:recvfrom( |$)/ {gsub(",", "", $1); print $1 / 40000; exit}')
+	rm -f "$cg"
+	echo "${ns:-nan} ${ir:-nan}"
+}

@@ -2,7 +2,9 @@
  * nonblocking recvfrom() that returns EAGAIN, a UDP send() on loopback and
  * epoll_wait() with timeout 0. scripts/bench-passthrough runs it with and
  * without libfastsock.so and prints the difference.
- *   bench_calls [-n CALLS] [-r REPEATS] [-o recvfrom|send|epoll]
+ *   bench_calls [-n CALLS] [-r REPEATS] [-o recvfrom|send|epoll] [-a ADDR]
+ * -a binds the receiving socket to ADDR instead of 127.0.0.1 (fastsock's
+ * address: the socket is then accelerated) and sends to ADDR's port.
  * Prints "op median_ns min_ns" per op (median and minimum over repeats). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,7 +40,7 @@ main(int argc, char **argv)
 {
 	long calls = 200000, i;
 	int reps = 15, r, opt, rx, tx, ep;
-	const char *only = NULL;
+	const char *only = NULL, *addr = "127.0.0.1";
 	static const char *const ops[] = {"recvfrom", "send", "epoll"};
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t n = sizeof(a);
@@ -46,19 +48,22 @@ main(int argc, char **argv)
 	char buf[64] = {0};
 	double t[64];
 
-	while ((opt = getopt(argc, argv, "n:r:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:r:o:a:")) != -1) {
 		if (opt == 'n')
 			calls = atol(optarg);
 		else if (opt == 'r')
 			reps = atoi(optarg);
 		else if (opt == 'o')
 			only = optarg;
+		else if (opt == 'a')
+			addr = optarg;
 		else
 			return 2;
 	}
 	if (calls <= 0 || reps <= 0 || reps > 64)
 		return 2;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (inet_pton(AF_INET, addr, &a.sin_addr) != 1)
+		return 2;
 	rx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	tx = socket(AF_INET, SOCK_DGRAM, 0);
 	bind(rx, (struct sockaddr *)&a, sizeof(a));
