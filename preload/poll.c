@@ -105,6 +105,11 @@ accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *mas
 	return ready;
 }
 
+/* glibc declares poll's and ppoll's array write-only (access attribute),
+ * though the kernel reads its events; reading it here is what poll does. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 FS_EXPORT int
 poll(struct pollfd *fds, nfds_t n, int timeout)
 {
@@ -120,6 +125,8 @@ ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *m
 		return FS_REAL(ppoll, fds, n, ts, mask);
 	return accel_poll(fds, n, ts_to_ns(ts), mask);
 }
+
+#pragma GCC diagnostic pop
 
 void __chk_fail(void) __attribute__((noreturn));
 

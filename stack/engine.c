@@ -209,10 +209,15 @@ fs_stk_kick(void)
 		fs_stk_progress();
 }
 
+/* The parent's stack as the child inherited it: never used again, never
+ * freed (it is the parent's), and kept reachable on purpose. */
+static struct fs_stack *volatile parents_stack; /* volatile: a store never read */
+
 void
 fs_stk_forget(void)
 {
-	fs_stk = NULL; /* the parent's, copied: left as it is */
+	parents_stack = fs_stk;
+	fs_stk = NULL;
 }
 
 /* Polling interval for sleeping threads on a device without RX interrupts:

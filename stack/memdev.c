@@ -13,7 +13,7 @@
 
 struct frame {
 	uint16_t len;
-	uint8_t scratch[FS_RX_SCRATCH];
+	_Alignas(8) uint8_t scratch[FS_RX_SCRATCH];
 	uint8_t data[BUFSZ];
 };
 

@@ -131,7 +131,8 @@ fs_nif_input(struct fs_rxframe *f)
 		dev->ops->rx_free(dev, f->handle);
 		return;
 	}
-	if (f->scratch && __atomic_load_n(&held, __ATOMIC_RELAXED) < RX_HOLD_MAX) {
+	if (f->scratch && ((uintptr_t)f->scratch & 7) == 0 &&
+	    __atomic_load_n(&held, __ATOMIC_RELAXED) < RX_HOLD_MAX) {
 		struct rx_pbuf *rp = f->scratch;
 
 		__atomic_add_fetch(&held, 1, __ATOMIC_RELAXED);
