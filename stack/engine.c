@@ -163,14 +163,18 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 		}
 		if (now < spin_end)
 			continue;
-		/* Sleep: register, tell the progress thread, look once more. */
+		/* Sleep: register, tell the progress thread, look once more. A
+		 * sliced sleep wakes itself: no frame announces what it waits
+		 * for, so the progress thread is not asked to watch for it. */
 		if (self.efd < 0 && (self.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
 			r = -errno;
 			break;
 		}
-		waiter_add();
+		if (slice_ns == 0)
+			waiter_add();
 		if (ready(arg) || fs_sig_seen != sigs) {
-			waiter_del();
+			if (slice_ns == 0)
+				waiter_del();
 			r = fs_sig_seen != sigs ? -EINTR : 1;
 			break;
 		}
@@ -181,8 +185,10 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 		if (slice_ns > 0 && (left < 0 || left > slice_ns))
 			left = slice_ns;
 		r = sleep_on(p, nk + 1, left, sigmask);
-		waiter_del();
-		efd_drain(self.efd);
+		if (slice_ns == 0) {
+			waiter_del();
+			efd_drain(self.efd);
+		}
 		if (r < 0 && errno == EINTR) {
 			r = -EINTR;
 			break;
@@ -238,13 +244,19 @@ progress_main(void *unused)
 		bool waiting;
 		int64_t sleep_ns;
 
-		pthread_mutex_lock(&fs_stk->lock);
-		if (fs_stk_poll_locked() > 0)
-			idle_ns = POLL_MIN_NS;
-		fs_nif_timers();
-		waiting = fs_stk->waiters != NULL;
-		sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;
-		pthread_mutex_unlock(&fs_stk->lock);
+		/* Never wait for the lock: whoever holds it is making progress,
+		 * and a blocked progress thread would cost the holder a futex
+		 * wake-up on every unlock. */
+		if (pthread_mutex_trylock(&fs_stk->lock) == 0) {
+			if (fs_stk_poll_locked() > 0)
+				idle_ns = POLL_MIN_NS;
+			fs_nif_timers();
+			sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;
+			pthread_mutex_unlock(&fs_stk->lock);
+		} else {
+			sleep_ns = 1000000;
+		}
+		waiting = __atomic_load_n(&fs_stk->waiters, __ATOMIC_RELAXED) != NULL;
 
 		p[0] = (struct pollfd){fs_stk->kick_fd, POLLIN, 0};
 		if (!waiting) {
@@ -265,7 +277,10 @@ progress_main(void *unused)
 		/* Arm the interrupt, then look once more so that a frame that
 		 * came before arming is not slept through. */
 		d->ops->rx_intr(d, true);
-		pthread_mutex_lock(&fs_stk->lock);
+		if (pthread_mutex_trylock(&fs_stk->lock) != 0) {
+			d->ops->rx_intr(d, false); /* somebody is polling */
+			continue;
+		}
 		if (fs_stk_poll_locked() == 0) {
 			pthread_mutex_unlock(&fs_stk->lock);
 			p[1] = (struct pollfd){ifd, POLLIN, 0};
