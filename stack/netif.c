@@ -13,6 +13,7 @@
 #include <lwip/timeouts.h>
 #include <netif/ethernet.h>
 
+#include "csum.h"
 #include "log.h"
 #include "stack.h"
 
@@ -53,27 +54,6 @@ rx_pbuf_free(struct pbuf *p)
 	dev->ops->rx_free(dev, rp->handle);
 }
 
-/* Ones' complement sum of len bytes (RFC 1071), not yet folded. */
-static uint32_t
-csum_add(uint32_t sum, const uint8_t *b, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)b[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t
-csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 enum verdict { FRAME_OK, FRAME_BAD, FRAME_BAD_CSUM };
 
 /* Checks what lwIP would drop without telling anyone (its statistics are
@@ -98,7 +78,7 @@ check_frame(const uint8_t *b, uint16_t len)
 	tot = (unsigned)(ip[2] << 8 | ip[3]);
 	if (ihl < 20 || ihl > len || tot < ihl || tot > len)
 		return FRAME_BAD;
-	if (csum_fold(csum_add(0, ip, ihl)) != 0xffff)
+	if (fs_csum_fold(fs_csum_add(0, ip, ihl)) != 0xffff)
 		return FRAME_BAD_CSUM;
 	if (ip[9] != 17 || (ip[6] & 0x3f) || ip[7]) /* not UDP, or a fragment */
 		return FRAME_OK;
@@ -110,10 +90,10 @@ check_frame(const uint8_t *b, uint16_t len)
 		return FRAME_BAD;
 	if (udp[6] == 0 && udp[7] == 0) /* no checksum: allowed in IPv4 */
 		return FRAME_OK;
-	sum = csum_add(0, ip + 12, 8); /* source and destination */
+	sum = fs_csum_add(0, ip + 12, 8); /* source and destination */
 	sum += 17 + ulen;
-	sum = csum_add(sum, udp, ulen);
-	return csum_fold(sum) == 0xffff ? FRAME_OK : FRAME_BAD_CSUM;
+	sum = fs_csum_add(sum, udp, ulen);
+	return fs_csum_fold(sum) == 0xffff ? FRAME_OK : FRAME_BAD_CSUM;
 }
 
 void
