@@ -51,6 +51,7 @@ struct fs_udp {
 	/* The kernel socket keeps every option; these are the ones the data
 	 * path needs, read back from it when set (no system call per packet). */
 	int rcvbuf;
+	bool broadcast; /* SO_BROADCAST */
 	int64_t rcvtimeo_ns, sndtimeo_ns; /* -1: none */
 	int so_error;
 	unsigned errors; /* errors reported so far: moves edge-triggered epoll */
@@ -103,6 +104,10 @@ sync_opts(struct fs_udp *u)
 
 	kopt_get(u->kfd, SOL_SOCKET, SO_RCVBUF, &v, &n);
 	u->rcvbuf = v;
+	v = 0;
+	n = sizeof(v);
+	kopt_get(u->kfd, SOL_SOCKET, SO_BROADCAST, &v, &n);
+	u->broadcast = v != 0;
 	u->rcvtimeo_ns = kopt_timeo_ns(u->kfd, SO_RCVTIMEO);
 	u->sndtimeo_ns = kopt_timeo_ns(u->kfd, SO_SNDTIMEO);
 }
@@ -549,6 +554,16 @@ loop_local(struct pbuf *p, uint32_t dst, uint16_t port, uint32_t src, uint16_t s
 	}
 }
 
+/* The subnet's directed broadcast (none on /31 and /32, RFC 3021). */
+static bool
+is_subnet_broadcast(uint32_t dst)
+{
+	uint32_t mask = htonl(~0u << (32 - fs_stk->cfg.prefix));
+
+	return fs_stk->cfg.prefix < 31 && ((dst ^ fs_stk->cfg.ip) & mask) == 0 &&
+	       (dst & ~mask) == ~mask;
+}
+
 /* The neighbour a datagram to dst goes to first; 0 when none is needed
  * (multicast and broadcast go out without ARP). */
 static uint32_t
@@ -558,7 +573,9 @@ next_hop(uint32_t dst)
 
 	if (IN_MULTICAST(ntohl(dst)) || dst == INADDR_BROADCAST)
 		return 0;
-	return ((dst ^ fs_stk->cfg.ip) & mask) == 0 ? dst : fs_stk->cfg.gw;
+	if (((dst ^ fs_stk->cfg.ip) & mask) == 0)
+		return is_subnet_broadcast(dst) ? 0 : dst;
+	return fs_stk->cfg.gw;
 }
 
 /* Under the stack lock. */
@@ -718,6 +735,8 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		return -EMSGSIZE;
 	if (!routable(dst))
 		return -ENETUNREACH;
+	if ((dst == INADDR_BROADCAST || is_subnet_broadcast(dst)) && !u->broadcast)
+		return -EACCES; /* as the kernel, without SO_BROADCAST */
 	pthread_mutex_lock(&fs_stk->lock);
 	/* Room on the device first: as the kernel's send buffer accounting
 	 * makes a sender wait (or EAGAIN) while its datagrams sit in a full

@@ -199,6 +199,20 @@ START_TEST(send_on_the_wire)
 	ck_assert(fr[40] | fr[41]);
 	ck_assert_int_eq(sendto(fd, "x", 1, 0, NULL, 0), -1);
 	ck_assert_int_eq(errno, EDESTADDRREQ);
+	/* Broadcasts need SO_BROADCAST, and go out to ff:ff:ff:ff:ff:ff. */
+	{
+		struct sockaddr_in bc = to;
+		int on = 1;
+		static const uint8_t all[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+		bc.sin_addr.s_addr = ip_of("10.77.0.255");
+		ck_assert_int_eq(sendto(fd, "b", 1, 0, (struct sockaddr *)&bc, sizeof(bc)), -1);
+		ck_assert_int_eq(errno, EACCES);
+		ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof(on)), 0);
+		ck_assert_int_eq(sendto(fd, "b", 1, 0, (struct sockaddr *)&bc, sizeof(bc)), 1);
+		ck_assert_int_eq(take(0x0800, 17), 14 + 20 + 8 + 1);
+		ck_assert_int_eq(memcmp(fr, all, 6), 0);
+	}
 	to.sin_port = 0;
 	ck_assert_int_eq(sendto(fd, "x", 1, 0, (struct sockaddr *)&to, sizeof(to)), -1);
 	ck_assert_int_eq(errno, EINVAL);
