@@ -69,6 +69,17 @@ fs_memdev_take(void *buf, uint16_t cap)
 	return len;
 }
 
+unsigned
+fs_memdev_rx_pending(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&lock);
+	n = rxq.tail - rxq.head;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
 void
 fs_memdev_fail_tx(unsigned n)
 {

@@ -18,6 +18,9 @@ int fs_memdev_take(void *buf, uint16_t cap);
 /* Receive buffers still held by the stack (zero-copy frames in queues). */
 unsigned fs_memdev_held(void);
 
+/* Frames injected that the stack has not taken yet. */
+unsigned fs_memdev_rx_pending(void);
+
 /* Makes the next n transmit buffer allocations fail, as a pool run dry. */
 void fs_memdev_fail_tx(unsigned n);
 

@@ -53,14 +53,15 @@ take(uint16_t type, uint8_t proto)
 	return -1;
 }
 
-/* Progress until the device has nothing left to receive. */
+/* Progress until the device has nothing left to receive. Taking the lock
+ * (not trying it) also waits out a round the progress thread is in. */
 static void
 drain(void)
 {
-	int i;
-
-	for (i = 0; i < 32; i++)
-		fs_stk_kick();
+	pthread_mutex_lock(&fs_stk->lock);
+	while (fs_memdev_rx_pending())
+		fs_stk_poll_locked();
+	pthread_mutex_unlock(&fs_stk->lock);
 }
 
 static void
