@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 
+#include "../stack/rules.h"
 #include "claim.h"
 #include "init.h"
 
@@ -69,6 +71,32 @@ fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
 		fs_in_stack--;
 		stays(fd, why, "already bound on the kernel");
 		return NULL;
+	}
+	if (fs_ctx.cfg.nrules) {
+		struct fs_sock_desc d = {FS_PROTO_UDP, FS_ROLE_CLIENT, fs_ctx.cfg.ip, 0, 0, 0};
+		bool accel;
+		int idx;
+
+		if (why == FS_CLAIM_BIND || why == FS_CLAIM_JOIN) {
+			d.role = FS_ROLE_SERVER;
+			d.lport = ntohs(sin->sin_port);
+			if (why == FS_CLAIM_JOIN &&
+			    FS_REAL(getsockname, fd, (struct sockaddr *)&local, &ln) == 0)
+				d.lport = ntohs(local.sin_port);
+		} else {
+			d.raddr = addr;
+			d.rport = ntohs(sin->sin_port);
+		}
+		idx = fs_rules_match(&fs_ctx.cfg, &d, &accel);
+		if (!accel) {
+			char why_rule[48];
+
+			snprintf(why_rule, sizeof(why_rule), "acceleration rule %d says kernel",
+				 idx + 1);
+			fs_in_stack--;
+			stays(fd, why, why_rule);
+			return NULL;
+		}
 	}
 	r = fs_stk_ensure(&fs_ctx.cfg);
 	if (r < 0) {

@@ -19,6 +19,7 @@
 #include "../../stack/stack.h"
 #include "check_main.h"
 #include "frames.h"
+#include "logcap.h"
 
 static uint8_t fr[2048];
 
@@ -549,6 +550,31 @@ START_TEST(forked_child_detached)
 }
 END_TEST
 
+START_TEST(rules_keep_sockets_on_kernel)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5000)};
+	int fd;
+
+	setenv("FASTSOCK_ACCEL", "kernel proto=udp local=*:5000; accel", 1);
+	setenv("FASTSOCK_LOG", "info", 1);
+	logcap_start();
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	a.sin_addr.s_addr = ip_of(US_IP);
+	/* Rule 1 keeps port 5000 on the kernel, which has no such address. */
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), -1);
+	ck_assert_int_eq(errno, EADDRNOTAVAIL);
+	ck_assert_ptr_null(fs_fdt_get(fd));
+	ck_assert_ptr_nonnull(strstr(logcap_text(), "rule 1 says kernel"));
+	ck_assert_ptr_null(fs_stk); /* nothing started for it */
+	close(fd);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	a.sin_port = htons(5001);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_ptr_nonnull(fs_fdt_get(fd));
+	close(fd);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -573,6 +599,7 @@ make_suite(void)
 	tcase_add_test(t, pool_run_dry);
 	tcase_add_test(t, sockets_off_the_interface_stay_on_kernel);
 	tcase_add_test(t, forked_child_detached);
+	tcase_add_test(t, rules_keep_sockets_on_kernel);
 	suite_add_tcase(s, t);
 	return s;
 }
