@@ -38,6 +38,14 @@ init_sockets(void)
 	fs_cfg_parse(&fs_ctx.cfg, environ);
 	/* The stack itself starts later, on the first socket that is ours. */
 	fs_accel_on = fs_ctx.cfg.ok && fs_ctx.cfg.dev[0];
+	if (fs_log_threshold >= FS_LOG_INFO) {
+		char buf[768];
+
+		fs_cfg_describe(&fs_ctx.cfg, buf, sizeof(buf));
+		FS_INFO("fastsock %s: %s; %s", FS_VERSION,
+			fs_accel_on ? "acceleration on" : "every socket on the kernel",
+			buf[0] ? buf : "all settings at their defaults");
+	}
 	fs_in_stack--;
 }
 

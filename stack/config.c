@@ -3,6 +3,7 @@
  * acceleration off, never the program. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -556,4 +557,61 @@ fs_cfg_parse(struct fs_config *c, char *const *envp)
 	}
 	c->ok = errors == 0;
 	return errors;
+}
+
+static void
+append(char *buf, size_t len, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+append(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off += (size_t)n;
+}
+
+void
+fs_cfg_describe(const struct fs_config *c, char *buf, size_t len)
+{
+	static const char *const lvl[] = {"error", "warn", "info", "debug"};
+	const uint8_t *ip = (const uint8_t *)&c->ip, *gw = (const uint8_t *)&c->gw;
+	size_t off = 0;
+	int i;
+
+	buf[0] = '\0';
+	if (c->dev[0])
+		append(buf, len, &off, "FASTSOCK_DEV=%s ", c->dev);
+	if (c->ip)
+		append(buf, len, &off, "FASTSOCK_IP=%u.%u.%u.%u/%u ", ip[0], ip[1], ip[2], ip[3],
+		       c->prefix);
+	if (c->gw)
+		append(buf, len, &off, "FASTSOCK_GW=%u.%u.%u.%u ", gw[0], gw[1], gw[2], gw[3]);
+	if (c->mac_set)
+		append(buf, len, &off, "FASTSOCK_MAC=%02x:%02x:%02x:%02x:%02x:%02x ", c->mac[0],
+		       c->mac[1], c->mac[2], c->mac[3], c->mac[4], c->mac[5]);
+	if (c->spin_us != FS_SPIN_US_DEFAULT)
+		append(buf, len, &off, "FASTSOCK_SPIN_US=%u ", c->spin_us);
+	if (c->log_level != FS_LOG_WARN)
+		append(buf, len, &off, "FASTSOCK_LOG=%s ", lvl[c->log_level]);
+	if (c->log_file[0])
+		append(buf, len, &off, "FASTSOCK_LOG_FILE=%s ", c->log_file);
+	if (c->eal_argc) {
+		append(buf, len, &off, "FASTSOCK_EAL_ARGS=\"");
+		for (i = 0; i < c->eal_argc; i++)
+			append(buf, len, &off, "%s%s", i ? " " : "", c->eal_argv[i]);
+		append(buf, len, &off, "\" ");
+	}
+	if (c->nrules)
+		append(buf, len, &off, "rules=%d%s%s ", c->nrules, c->conf[0] ? " from " : "",
+		       c->conf);
+	if (off > 0 && off <= len && buf[off - 1] == ' ')
+		buf[off - 1] = '\0';
 }

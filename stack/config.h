@@ -4,6 +4,7 @@
 #define FS_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "log.h"
@@ -59,6 +60,10 @@ struct fs_config {
  * naming the nearest known one. Returns the number of errors; c->ok is true
  * when there were none. Never exits. */
 int fs_cfg_parse(struct fs_config *c, char *const *envp);
+
+/* Writes "NAME=value ..." for every setting of c that differs from its
+ * default into buf (always terminated). */
+void fs_cfg_describe(const struct fs_config *c, char *buf, size_t len);
 
 /* The known variable names, NULL-terminated (docs and tests walk it). */
 extern const char *const fs_cfg_names[];

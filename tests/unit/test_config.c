@@ -294,6 +294,27 @@ START_TEST(log_file)
 }
 END_TEST
 
+START_TEST(describe_lists_what_differs)
+{
+	char buf[512];
+
+	ck_assert_int_eq(parse(NULL), 0);
+	fs_cfg_describe(&cfg, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	ck_assert_int_eq(parse("FASTSOCK_DEV=net_memif0", "FASTSOCK_IP=10.77.0.2/24",
+			       "FASTSOCK_SPIN_US=50", "FASTSOCK_LOG=info", "FASTSOCK_EAL_ARGS=-l 1",
+			       "FASTSOCK_ACCEL=kernel proto=tcp", NULL),
+			 0);
+	fs_log_threshold = FS_LOG_WARN;
+	fs_cfg_describe(&cfg, buf, sizeof(buf));
+	/* SPIN_US=50 is the default: not listed. */
+	ck_assert_str_eq(buf, "FASTSOCK_DEV=net_memif0 FASTSOCK_IP=10.77.0.2/24 FASTSOCK_LOG=info "
+			      "FASTSOCK_EAL_ARGS=\"-l 1\" rules=1");
+	fs_cfg_describe(&cfg, buf, 10); /* truncated, still terminated */
+	ck_assert_uint_eq(strlen(buf), 9);
+}
+END_TEST
+
 START_TEST(every_name_documented)
 {
 	/* docs/configuration.md must list every variable the parser knows. */
@@ -331,6 +352,7 @@ make_suite(void)
 	tcase_add_test(t, unknown_names);
 	tcase_add_test(t, conf_file);
 	tcase_add_test(t, log_file);
+	tcase_add_test(t, describe_lists_what_differs);
 	tcase_add_test(t, every_name_documented);
 	suite_add_tcase(s, t);
 	return s;
