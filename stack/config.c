@@ -2,6 +2,7 @@
  * full (no atoi, no trailing junk); a bad one is reported and turns
  * acceleration off, never the program. */
 #include <ctype.h>
+#include <sched.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -15,7 +16,7 @@
 
 enum var {
 	V_DEV, V_IP, V_GW, V_MAC, V_EAL_ARGS, V_SPIN_US, V_LOG, V_LOG_FILE,
-	V_ACCEL, V_CONF, V_COUNT
+	V_ACCEL, V_CONF, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS, V_COUNT
 };
 
 const char *const fs_cfg_names[] = {
@@ -29,6 +30,9 @@ const char *const fs_cfg_names[] = {
 	[V_LOG_FILE] = "FASTSOCK_LOG_FILE",
 	[V_ACCEL] = "FASTSOCK_ACCEL",
 	[V_CONF] = "FASTSOCK_CONF",
+	[V_PROGRESS_CPU] = "FASTSOCK_PROGRESS_CPU",
+	[V_RX_BURST] = "FASTSOCK_RX_BURST",
+	[V_MBUFS] = "FASTSOCK_MBUFS",
 	[V_COUNT] = NULL,
 };
 
@@ -484,6 +488,21 @@ parse_one(struct fs_config *c, int v, const char *val)
 			return bad(v, val, "microseconds, an integer from 0 to 1000000");
 		c->spin_us = (unsigned)n;
 		return 0;
+	case V_PROGRESS_CPU:
+		if (parse_uint(val, 0, CPU_SETSIZE - 1, &n) < 0)
+			return bad(v, val, "a CPU number from 0 to 1023");
+		c->progress_cpu = (int)n;
+		return 0;
+	case V_RX_BURST:
+		if (parse_uint(val, 1, FS_RX_BURST_MAX, &n) < 0)
+			return bad(v, val, "frames per receive burst, an integer from 1 to 256");
+		c->rx_burst = (unsigned)n;
+		return 0;
+	case V_MBUFS:
+		if (parse_uint(val, FS_MBUFS_MIN, FS_MBUFS_MAX, &n) < 0)
+			return bad(v, val, "packet buffers, an integer from 2047 to 262143");
+		c->mbufs = (unsigned)n;
+		return 0;
 	case V_ACCEL:
 		return fs_cfg_parse_rules(c, "FASTSOCK_ACCEL", val);
 	case V_CONF:
@@ -513,13 +532,17 @@ fs_cfg_parse(struct fs_config *c, char *const *envp)
 	/* The order in which variables are applied: the log settings first so
 	 * that every later message obeys them. */
 	static const int order[] = {V_LOG, V_LOG_FILE, V_DEV, V_IP, V_GW, V_MAC,
-				    V_EAL_ARGS, V_SPIN_US, V_ACCEL, V_CONF};
+				    V_EAL_ARGS, V_SPIN_US, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS,
+				    V_ACCEL, V_CONF};
 	const char *val[V_COUNT] = {0};
 	char *const *ep;
 	int errors = 0, i, v;
 
 	memset(c, 0, sizeof(*c));
 	c->spin_us = FS_SPIN_US_DEFAULT;
+	c->progress_cpu = -1;
+	c->rx_burst = FS_RX_BURST_DEFAULT;
+	c->mbufs = FS_MBUFS_DEFAULT;
 	c->log_level = fs_log_threshold = FS_LOG_WARN;
 	for (ep = envp; ep && *ep; ep++) {
 		const char *eq, *e = *ep;
@@ -599,6 +622,12 @@ fs_cfg_describe(const struct fs_config *c, char *buf, size_t len)
 		       c->mac[1], c->mac[2], c->mac[3], c->mac[4], c->mac[5]);
 	if (c->spin_us != FS_SPIN_US_DEFAULT)
 		append(buf, len, &off, "FASTSOCK_SPIN_US=%u ", c->spin_us);
+	if (c->progress_cpu >= 0)
+		append(buf, len, &off, "FASTSOCK_PROGRESS_CPU=%d ", c->progress_cpu);
+	if (c->rx_burst != FS_RX_BURST_DEFAULT)
+		append(buf, len, &off, "FASTSOCK_RX_BURST=%u ", c->rx_burst);
+	if (c->mbufs != FS_MBUFS_DEFAULT)
+		append(buf, len, &off, "FASTSOCK_MBUFS=%u ", c->mbufs);
 	if (c->log_level != FS_LOG_WARN)
 		append(buf, len, &off, "FASTSOCK_LOG=%s ", lvl[c->log_level]);
 	if (c->log_file[0])

@@ -14,6 +14,11 @@
 #define FS_RULES_MAX 64
 #define FS_SPIN_US_MAX 1000000u
 #define FS_SPIN_US_DEFAULT 50u
+#define FS_RX_BURST_DEFAULT 32u
+#define FS_RX_BURST_MAX 256u
+#define FS_MBUFS_DEFAULT 8191u
+#define FS_MBUFS_MIN 2047u
+#define FS_MBUFS_MAX 262143u
 
 enum fs_proto { FS_PROTO_ANY, FS_PROTO_UDP, FS_PROTO_TCP };
 enum fs_role { FS_ROLE_ANY, FS_ROLE_CLIENT, FS_ROLE_SERVER };
@@ -47,6 +52,9 @@ struct fs_config {
 	char *eal_argv[FS_EAL_ARGS_MAX];
 	int eal_argc;
 	unsigned spin_us;
+	int progress_cpu; /* FASTSOCK_PROGRESS_CPU; -1: where the program may run */
+	unsigned rx_burst;  /* FASTSOCK_RX_BURST: frames per receive burst */
+	unsigned mbufs;	    /* FASTSOCK_MBUFS: packet buffers in the pool */
 	enum fs_log_level log_level;
 	char log_file[FS_CFG_STR_MAX];
 	char conf[FS_CFG_STR_MAX];

@@ -23,7 +23,6 @@
 #include "config.h"
 #include "dev.h"
 
-#define NB_MBUF 8191
 #define NB_DESC 1024
 #define TX_BATCH 32
 #define LINK_WAIT_MS 2000
@@ -32,7 +31,6 @@ struct dpdk_dev {
 	struct fs_dev dev; /* first: fs_dev * and dpdk_dev * convert */
 	uint16_t port;
 	struct rte_mempool *pool;
-	struct rte_mbuf *rx[TX_BATCH];
 	struct rte_mbuf *tx[TX_BATCH];
 	uint16_t ntx;
 	int intr_fd;
@@ -49,11 +47,11 @@ static uint16_t
 dpdk_rx(struct fs_dev *d, struct fs_rxframe *f, uint16_t n)
 {
 	struct dpdk_dev *dd = D(d);
-	struct rte_mbuf *m[TX_BATCH];
+	struct rte_mbuf *m[FS_RX_BURST_MAX];
 	uint16_t i, got;
 
-	if (n > TX_BATCH)
-		n = TX_BATCH;
+	if (n > FS_RX_BURST_MAX)
+		n = FS_RX_BURST_MAX;
 	got = rte_eth_rx_burst(dd->port, 0, m, n);
 	for (i = 0; i < got; i++) {
 		/* One segment per frame: the stack's MTU fits one mbuf. A
@@ -358,7 +356,7 @@ fs_dev_open(const struct fs_config *c)
 	dd->port = port;
 	dd->intr_fd = -1;
 	dd->dev.ops = &dpdk_ops;
-	dd->pool = rte_pktmbuf_pool_create("fs_pool", NB_MBUF, 256, 0,
+	dd->pool = rte_pktmbuf_pool_create("fs_pool", c->mbufs, 256, 0,
 					   RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	if (!dd->pool) {
 		FS_ERR("DPDK mempool: %s; everything runs on the kernel", rte_strerror(rte_errno));

@@ -4,6 +4,7 @@
  * program is not calling in. No lwIP or DPDK types here. */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,11 +55,11 @@ unsigned
 fs_stk_poll_locked(void)
 {
 	struct fs_dev *d = fs_stk->dev;
-	struct fs_rxframe f[32];
+	struct fs_rxframe f[FS_RX_BURST_MAX];
 	struct fs_waiter *w;
 	uint16_t n, i;
 
-	n = d->ops->rx(d, f, 32);
+	n = d->ops->rx(d, f, (uint16_t)fs_stk->cfg.rx_burst);
 	for (i = 0; i < n; i++)
 		fs_nif_input(&f[i]);
 	/* lwIP's timers read the clock: every 256th round is often enough
@@ -328,6 +329,16 @@ fs_stk_start(struct fs_dev *dev, const struct fs_config *c, bool progress_thread
 		if (r != 0)
 			return -r;
 		pthread_setname_np(s->progress, "fastsock-prog");
+		if (c->progress_cpu >= 0) {
+			cpu_set_t one;
+
+			CPU_ZERO(&one);
+			CPU_SET(c->progress_cpu, &one);
+			r = pthread_setaffinity_np(s->progress, sizeof(one), &one);
+			if (r != 0)
+				FS_WARN("FASTSOCK_PROGRESS_CPU=%d: cannot pin the progress thread: %s",
+					c->progress_cpu, strerror(r));
+		}
 	}
 	return 0;
 }

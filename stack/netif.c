@@ -39,11 +39,10 @@ struct rx_pbuf {
 
 _Static_assert(sizeof(struct rx_pbuf) <= FS_RX_SCRATCH, "rx_pbuf must fit the scratch space");
 
-/* Device buffers held zero-copy in socket queues. Past RX_HOLD_MAX the
+/* Device buffers held zero-copy in socket queues. Past half the pool the
  * stack copies instead, so that sockets that are not read cannot starve
- * the receive ring of buffers (the pool has 8191, the ring takes 1024). */
-#define RX_HOLD_MAX 4096
-static unsigned held;
+ * the receive ring of buffers (the ring itself takes 1024). */
+static unsigned held, hold_max;
 
 static void
 rx_pbuf_free(struct pbuf *p)
@@ -112,7 +111,7 @@ fs_nif_input(struct fs_rxframe *f)
 		return;
 	}
 	if (f->scratch && ((uintptr_t)f->scratch & 7) == 0 &&
-	    __atomic_load_n(&held, __ATOMIC_RELAXED) < RX_HOLD_MAX) {
+	    __atomic_load_n(&held, __ATOMIC_RELAXED) < hold_max) {
 		struct rx_pbuf *rp = f->scratch;
 
 		__atomic_add_fetch(&held, 1, __ATOMIC_RELAXED);
@@ -183,6 +182,7 @@ fs_nif_init(struct fs_dev *d, const struct fs_config *c)
 	ip4_addr_t ip, mask, gw;
 
 	dev = d;
+	hold_max = c->mbufs / 2;
 	lwip_init();
 	ip.addr = c->ip;
 	mask.addr = c->prefix ? htonl(~0u << (32 - c->prefix)) : 0;

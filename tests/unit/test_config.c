@@ -44,6 +44,9 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.log_level, FS_LOG_WARN);
 	ck_assert_int_eq(cfg.nrules, 0);
 	ck_assert_int_eq(cfg.eal_argc, 0);
+	ck_assert_int_eq(cfg.progress_cpu, -1);
+	ck_assert_uint_eq(cfg.rx_burst, FS_RX_BURST_DEFAULT);
+	ck_assert_uint_eq(cfg.mbufs, FS_MBUFS_DEFAULT);
 	ck_assert_int_eq(logcap_lines(), 0);
 }
 END_TEST
@@ -61,6 +64,8 @@ static const char *const good_env[][3] = {
 	{"FASTSOCK_EAL_ARGS=-l 1 --log-level=8", NULL, NULL},
 	{"FASTSOCK_SPIN_US=0", NULL, NULL},
 	{"FASTSOCK_SPIN_US=1000000", NULL, NULL},
+	{"FASTSOCK_PROGRESS_CPU=0", "FASTSOCK_RX_BURST=1", "FASTSOCK_MBUFS=2047"},
+	{"FASTSOCK_PROGRESS_CPU=1023", "FASTSOCK_RX_BURST=256", "FASTSOCK_MBUFS=262143"},
 	{"FASTSOCK_LOG=error", NULL, NULL},
 	{"FASTSOCK_LOG=debug", NULL, NULL},
 	{"FASTSOCK_ACCEL=accel", NULL, NULL},
@@ -168,6 +173,14 @@ static const char *const bad_env[][2] = {
 	{"FASTSOCK_SPIN_US=10us", "integer from 0 to 1000000"},
 	{"FASTSOCK_SPIN_US=", "integer from 0 to 1000000"},
 	{"FASTSOCK_SPIN_US=99999999999", "integer from 0 to 1000000"},
+	{"FASTSOCK_PROGRESS_CPU=-1", "CPU number"},
+	{"FASTSOCK_PROGRESS_CPU=1024", "CPU number"},
+	{"FASTSOCK_PROGRESS_CPU=one", "CPU number"},
+	{"FASTSOCK_RX_BURST=0", "from 1 to 256"},
+	{"FASTSOCK_RX_BURST=257", "from 1 to 256"},
+	{"FASTSOCK_MBUFS=2046", "from 2047 to 262143"},
+	{"FASTSOCK_MBUFS=1000000", "from 2047 to 262143"},
+	{"FASTSOCK_MBUFS=8k", "from 2047 to 262143"},
 	{"FASTSOCK_LOG=verbose", "error, warn, info or debug"},
 	{"FASTSOCK_LOG=", "error, warn, info or debug"},
 	{"FASTSOCK_LOG_FILE=", "file path"},
