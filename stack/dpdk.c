@@ -324,9 +324,15 @@ eal_start(const struct fs_config *c)
 		       rte_strerror(rte_errno), c->dev);
 		return -1;
 	}
+	/* With --no-shconf nothing in DPDK's runtime directory is used once
+	 * EAL is up (no config file, no multi-process socket): remove it now,
+	 * so that even a SIGKILL leaves nothing behind. */
 	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
+	if (!have_hugepages())
+		nftw(runtime_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	else
+		atexit(remove_runtime_dir);
 	runtime_owner = getpid();
-	atexit(remove_runtime_dir);
 	return 0;
 }
 

@@ -252,6 +252,7 @@ progress_main(void *unused)
 			if (fs_stk_poll_locked() > 0)
 				idle_ns = POLL_MIN_NS;
 			fs_nif_timers();
+			fs_pub_update(false);
 			sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;
 			pthread_mutex_unlock(&fs_stk->lock);
 		} else {
@@ -320,6 +321,7 @@ fs_stk_start(struct fs_dev *dev, const struct fs_config *c, bool progress_thread
 	r = fs_nif_init(dev, c);
 	if (r < 0)
 		return r;
+	fs_pub_open();
 	if (progress_thread) {
 		/* The progress thread must never take the program's signals. */
 		sigfillset(&all);

@@ -15,6 +15,7 @@
 
 #include "csum.h"
 #include "log.h"
+#include "publish.h"
 #include "stack.h"
 
 static struct netif nif;
@@ -207,4 +208,24 @@ fs_nif_sleeptime(void)
 	uint32_t ms = sys_timeouts_sleeptime();
 
 	return ms > 100 ? 100 : ms;
+}
+
+unsigned
+fs_nif_publish_arp(struct fs_pub_arp *a, unsigned max)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < ARP_TABLE_SIZE && n < max; i++) {
+		ip4_addr_t *ip;
+		struct netif *nf;
+		struct eth_addr *eth;
+
+		if (etharp_get_entry(i, &ip, &nf, &eth)) {
+			a[n].ip = ip4_addr_get_u32(ip);
+			memcpy(a[n].mac, eth->addr, 6);
+			n++;
+		}
+	}
+	return n;
 }

@@ -81,6 +81,16 @@ fs_stk_news(void)
 int fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns,
 		       struct pollfd *kfds, int nk, const sigset_t *sigmask, int64_t slice_ns);
 
+/* Publishing for fastsock-stat (publish.c): open at start, then update
+ * from the progress thread under the lock (every 250 ms unless forced). */
+struct fs_pub_sock;
+struct fs_pub_arp;
+void fs_pub_open(void);
+void fs_pub_update(bool force);
+/* Fill the tables; return how many entries were written. */
+unsigned fs_udp_publish(struct fs_pub_sock *s, unsigned max);
+unsigned fs_nif_publish_arp(struct fs_pub_arp *a, unsigned max);
+
 /* lwIP glue (netif.c). */
 int fs_nif_init(struct fs_dev *dev, const struct fs_config *c);
 void fs_nif_input(struct fs_rxframe *f);

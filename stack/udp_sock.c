@@ -27,6 +27,7 @@
 
 #include "csum.h"
 #include "log.h"
+#include "publish.h"
 #include "sock.h"
 #include "stack.h"
 
@@ -57,7 +58,7 @@ struct fs_udp {
 	unsigned errors; /* errors reported so far: moves edge-triggered epoll */
 	uint32_t mcast_if; /* IP_MULTICAST_IF: ours or INADDR_ANY */
 	bool nonblock, connected, mcast_loop;
-	uint64_t drops;
+	uint64_t drops, sent; /* under the stack lock */
 	struct fs_udp *next; /* all sockets, for ICMP errors and loopback */
 };
 
@@ -779,8 +780,10 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		return -EAGAIN;
 	}
 	if (hop && hop != fs_stk->cfg.ip && (r = send_direct(u, m, len, dst, port, hop)) != 0) {
-		if (r > 0)
+		if (r > 0) {
+			u->sent++;
 			fs_stk_poll_locked(); /* flushes it */
+		}
 		pthread_mutex_unlock(&fs_stk->lock);
 		return r > 0 ? (ssize_t)len : r;
 	}
@@ -808,6 +811,8 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		e = udp_sendto(u->pcb, p, &ip, port);
 	}
 	pbuf_free(p);
+	if (e == ERR_OK)
+		u->sent++;
 	/* A sender that never receives still answers ARP and sees ICMP:
 	 * each send is also a progress round (it flushes what we sent). */
 	fs_stk_poll_locked();
@@ -899,3 +904,28 @@ const struct fs_sock_ops fs_udp_ops = {
 	.poll = udp_poll_,
 	.close = udp_close_,
 };
+
+unsigned
+fs_udp_publish(struct fs_pub_sock *p, unsigned max)
+{
+	struct fs_udp *u;
+	unsigned n = 0;
+
+	for (u = all; u && n < max; u = u->next, n++) {
+		p[n] = (struct fs_pub_sock){
+			.fd = u->kfd,
+			.proto = 17,
+			.connected = u->connected,
+			.lport = u->pcb->local_port,
+			.rport = u->connected ? u->pcb->remote_port : 0,
+			.laddr = ip4_addr_get_u32(ip_2_ip4(&u->pcb->local_ip)),
+			.raddr = u->connected ? ip4_addr_get_u32(ip_2_ip4(&u->pcb->remote_ip)) : 0,
+			.rx_queued = queued(u),
+			.rx_queued_bytes = (uint32_t)u->qbytes,
+			.rx_dgrams = __atomic_load_n(&u->tail, __ATOMIC_RELAXED),
+			.tx_dgrams = u->sent,
+			.drops = u->drops,
+		};
+	}
+	return n;
+}

@@ -1,0 +1,74 @@
+/* Publishing the stack's counters, sockets and ARP table for fastsock-stat
+ * (see publish.h). Called by the progress thread under the stack lock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "publish.h"
+#include "stack.h"
+
+static struct fs_pub *pub;
+static uint64_t next_ns;
+
+void
+fs_pub_open(void)
+{
+	int fd = memfd_create(FS_PUB_NAME, MFD_CLOEXEC);
+
+	if (fd < 0) {
+		FS_WARN("cannot publish statistics: memfd_create: %s", strerror(errno));
+		return;
+	}
+	if (ftruncate(fd, sizeof(*pub)) == 0)
+		pub = mmap(NULL, sizeof(*pub), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (pub == MAP_FAILED || !pub) {
+		pub = NULL;
+		close(fd);
+		FS_WARN("cannot map the statistics memfd: not published");
+		return;
+	}
+	/* The fd stays open: fastsock-stat finds the snapshot through it. */
+	pub->magic = FS_PUB_MAGIC;
+	pub->version = FS_PUB_VERSION;
+	pub->pid = getpid();
+}
+
+void
+fs_pub_update(bool force)
+{
+	struct fs_dev *d = fs_stk->dev;
+	struct timespec t;
+	uint64_t now = fs_now_ns();
+
+	if (!pub || (!force && now < next_ns))
+		return;
+	next_ns = now + FS_PUB_PERIOD_MS * 1000000ull;
+	__atomic_add_fetch(&pub->seq, 1, __ATOMIC_ACQ_REL); /* odd: writing */
+	clock_gettime(CLOCK_REALTIME, &t);
+	pub->updated_ns = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+	snprintf(pub->dev, sizeof(pub->dev), "%s", fs_stk->cfg.dev);
+	pub->ip = fs_stk->cfg.ip;
+	pub->prefix = fs_stk->cfg.prefix;
+	memcpy(pub->mac, d->mac, 6);
+	pub->link_up = d->ops->link_up(d);
+	pub->rx_pkts = d->rx_pkts;
+	pub->rx_bytes = d->rx_bytes;
+	pub->tx_pkts = d->tx_pkts;
+	pub->tx_bytes = d->tx_bytes;
+	pub->drops[FS_DROP_BAD_FRAME] = fs_stk->drops.rx_bad_frame;
+	pub->drops[FS_DROP_BAD_CSUM] = fs_stk->drops.rx_bad_csum;
+	pub->drops[FS_DROP_NOMEM] = fs_stk->drops.rx_nomem;
+	pub->drops[FS_DROP_QUEUE_FULL] = fs_stk->drops.rx_queue_full;
+	pub->drops[FS_DROP_TX_NOBUF] = d->tx_nobuf;
+	pub->drops[FS_DROP_TX_FULL] = d->tx_full;
+	pub->drops[FS_DROP_TX_ARP] = fs_stk->drops.tx_arp;
+	pub->nsocks = fs_udp_publish(pub->socks, FS_PUB_SOCKS);
+	pub->narp = fs_nif_publish_arp(pub->arp, FS_PUB_ARP);
+	__atomic_add_fetch(&pub->seq, 1, __ATOMIC_ACQ_REL); /* even: done */
+}

@@ -1,0 +1,62 @@
+/* What a running stack publishes for fastsock-stat: one fixed-layout
+ * snapshot in a memfd named FS_PUB_NAME, rewritten by the progress thread
+ * every FS_PUB_PERIOD_MS under a seqlock. A memfd dies with its process,
+ * however it ends (exit, _exit, crash, SIGKILL): nothing is ever left
+ * behind. fastsock-stat opens it through /proc/PID/fd, which only the same
+ * user (or root) may do.
+ * Counters are copied from the stack's own plain counters: publishing adds
+ * nothing to the per-packet path. No lwIP or DPDK types here. */
+#ifndef FS_PUBLISH_H
+#define FS_PUBLISH_H
+
+#include <stdint.h>
+
+#define FS_PUB_MAGIC 0x66737374u /* "fsst" */
+#define FS_PUB_VERSION 1u
+#define FS_PUB_SOCKS 256
+#define FS_PUB_ARP 32
+#define FS_PUB_PERIOD_MS 250
+#define FS_PUB_NAME "fastsock-stat"
+
+enum fs_pub_drop {
+	FS_DROP_BAD_FRAME, FS_DROP_BAD_CSUM, FS_DROP_NOMEM, FS_DROP_QUEUE_FULL,
+	FS_DROP_TX_NOBUF, FS_DROP_TX_FULL, FS_DROP_TX_ARP, FS_DROP_COUNT
+};
+
+struct fs_pub_sock {
+	int32_t fd;
+	uint8_t proto; /* 17: UDP */
+	uint8_t connected;
+	uint16_t lport, rport; /* host order */
+	uint32_t laddr, raddr; /* network order */
+	uint32_t rx_queued, rx_queued_bytes;
+	uint64_t rx_dgrams, tx_dgrams, drops;
+};
+
+struct fs_pub_arp {
+	uint32_t ip;
+	uint8_t mac[6];
+	uint8_t pad[2];
+};
+
+struct fs_pub {
+	uint32_t magic, version;
+	int32_t pid;
+	uint32_t seq; /* odd while the writer is in the middle */
+	uint64_t updated_ns; /* CLOCK_REALTIME */
+	char dev[256];
+	uint32_t ip;
+	uint8_t prefix, link_up, mac[6];
+	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
+	uint64_t drops[FS_DROP_COUNT];
+	uint32_t nsocks, narp;
+	struct fs_pub_sock socks[FS_PUB_SOCKS];
+	struct fs_pub_arp arp[FS_PUB_ARP];
+};
+
+static const char *const fs_pub_drop_name[FS_DROP_COUNT] = {
+	"bad frame", "bad checksum", "no memory", "socket queue full",
+	"tx no buffer", "tx ring full", "arp unresolved",
+};
+
+#endif
