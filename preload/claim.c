@@ -23,11 +23,38 @@ in_subnet(uint32_t addr)
 
 static const char *const why_name[] = {"bind", "connect", "sendto", "multicast join"};
 
-/* Once per process: why a socket that looked like ours stays on the kernel. */
+/* One bit per fd: its "stays on the kernel" line was written. */
+static uint8_t told[FS_FDT_MAX / 8];
+
+void
+fs_claim_forget(int fd)
+{
+	if ((unsigned)fd < FS_FDT_MAX)
+		__atomic_and_fetch(&told[fd / 8], (uint8_t) ~(1u << (fd % 8)), __ATOMIC_RELAXED);
+}
+
+/* Tells, once per socket and at info level, why it stays on the kernel. */
 static void
 stays(int fd, enum fs_claim why, const char *reason)
 {
+	uint8_t bit = (uint8_t)(1u << (fd % 8));
+
+	if (fs_log_threshold < FS_LOG_INFO || (unsigned)fd >= FS_FDT_MAX ||
+	    (__atomic_fetch_or(&told[fd / 8], bit, __ATOMIC_RELAXED) & bit))
+		return;
 	FS_INFO("fd %d stays on the kernel at %s: %s", fd, why_name[why], reason);
+}
+
+static void
+stays_addr(int fd, enum fs_claim why, const char *what, uint32_t addr)
+{
+	char msg[96];
+	const uint8_t *b = (const uint8_t *)&addr;
+
+	if (fs_log_threshold < FS_LOG_INFO)
+		return;
+	snprintf(msg, sizeof(msg), "%s %u.%u.%u.%u", what, b[0], b[1], b[2], b[3]);
+	stays(fd, why, msg);
 }
 
 struct fs_fd *
@@ -41,20 +68,32 @@ fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
 	uint32_t addr;
 	void *s;
 
-	if (fs_in_stack || !a || n < sizeof(*sin) || a->sa_family != AF_INET)
+	if (fs_in_stack || !a || n < sizeof(*sin))
 		return NULL;
+	if (a->sa_family != AF_INET) {
+		if (a->sa_family == AF_INET6)
+			stays(fd, why, "IPv6 is not accelerated");
+		return NULL;
+	}
 	addr = sin->sin_addr.s_addr;
 	switch (why) {
 	case FS_CLAIM_BIND:
-		if (addr != fs_ctx.cfg.ip)
+		if (addr != fs_ctx.cfg.ip) {
+			if (addr == INADDR_ANY)
+				stays(fd, why, "bound to the wildcard address");
+			else
+				stays_addr(fd, why, "bound to", addr);
 			return NULL;
+		}
 		break;
 	case FS_CLAIM_CONNECT:
 	case FS_CLAIM_SENDTO:
 		/* A group is ours only once IP_MULTICAST_IF names our
 		 * interface, and that option claims the socket itself. */
-		if (!in_subnet(addr))
+		if (!in_subnet(addr)) {
+			stays_addr(fd, why, "destination outside the fastsock subnet:", addr);
 			return NULL;
+		}
 		break;
 	case FS_CLAIM_JOIN:
 		break; /* the caller checked the interface address */

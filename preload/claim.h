@@ -18,4 +18,8 @@ extern bool fs_accel_on;
  * Returns the new entry, or NULL: the fd stays on the kernel. */
 struct fs_fd *fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why);
 
+/* The fd was closed or is new: its "stays on the kernel" line may be
+ * written again. */
+void fs_claim_forget(int fd);
+
 #endif

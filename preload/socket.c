@@ -29,6 +29,8 @@ socket(int domain, int type, int protocol)
 	if (fd >= 0 && !fs_in_stack) {
 		forget_stale(fd);
 		fs_init_sockets();
+		if (fs_accel_on)
+			fs_claim_forget(fd);
 	}
 	return fd;
 }

@@ -493,11 +493,20 @@ END_TEST
 START_TEST(sockets_off_the_interface_stay_on_kernel)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int fd;
 
+	setenv("FASTSOCK_LOG", "info", 1);
+	logcap_start();
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	ck_assert_ptr_null(fs_fdt_get(fd));
+	ck_assert_ptr_nonnull(strstr(logcap_text(), "stays on the kernel at bind: bound to 127.0.0.1"));
+	/* Once per socket, however often it sends outside the subnet. */
+	a.sin_port = htons(9);
+	ck_assert_int_eq(sendto(fd, "x", 1, 0, (struct sockaddr *)&a, sizeof(a)), 1);
+	ck_assert_int_eq(sendto(fd, "x", 1, 0, (struct sockaddr *)&a, sizeof(a)), 1);
+	ck_assert_int_eq(logcap_lines(), 2); /* the banner and that one line */
 	close(fd);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	a.sin_addr.s_addr = ip_of(US_IP);
