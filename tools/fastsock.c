@@ -64,13 +64,14 @@ help(void)
 	       "and --ip win over both. See docs/fastsock.md and docs/configuration.md.\n");
 }
 
-/* libfastsock.so beside us (installed), in the build tree, or in the
- * install prefix. */
+/* libfastsock.so beside us, in the build tree, in the libdir of the prefix
+ * we are installed in (found relative to us, so a moved or DESTDIR install
+ * works), or in the configured prefix. */
 static int
 find_library(char *out, size_t len)
 {
 	static const char *const rel[] = {"libfastsock.so", "../preload/libfastsock.so",
-					  "../lib/libfastsock.so"};
+					  FS_LIBDIR_REL "/libfastsock.so", "../lib/libfastsock.so"};
 	char exe[PATH_MAX], *dir;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	size_t i;
