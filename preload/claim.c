@@ -57,6 +57,32 @@ stays_addr(int fd, enum fs_claim why, const char *what, uint32_t addr)
 	stays(fd, why, msg);
 }
 
+/* Another thread may already sit in the kernel's recv on this socket (a
+ * receiving thread started before the first send claimed it): nothing will
+ * ever arrive there. One loopback datagram wakes it; the receive wrappers
+ * then see the fd is the stack's and ask the stack instead. */
+static void
+wake_kernel_readers(int fd)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t n = sizeof(a);
+	int k;
+
+	fs_in_stack++;
+	if (FS_REAL(getsockname, fd, (struct sockaddr *)&a, &n) == 0 && a.sin_port == 0) {
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		FS_REAL(bind, fd, (struct sockaddr *)&a, sizeof(a));
+		n = sizeof(a);
+		FS_REAL(getsockname, fd, (struct sockaddr *)&a, &n);
+	}
+	if (a.sin_port != 0 && (k = FS_REAL(socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0) {
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		FS_REAL(sendto, k, "", 0, MSG_DONTWAIT, (struct sockaddr *)&a, sizeof(a));
+		FS_REAL(close, k);
+	}
+	fs_in_stack--;
+}
+
 struct fs_fd *
 fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
 {
@@ -159,5 +185,7 @@ fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
 	}
 	fs_in_stack--;
 	FS_DBG("fd %d accelerated at %s", fd, why_name[why]);
+	fs_epoll_claimed(fd, fs_fdt_get(fd));
+	wake_kernel_readers(fd);
 	return fs_fdt_get(fd);
 }

@@ -16,8 +16,10 @@ close(int fd)
 	if (f && (f = fs_fdt_unmark(fd)))
 		fs_fdt_free(f);
 	fs_epoll_forget(fd);
-	if (fs_unlikely(fs_accel_on))
+	if (fs_unlikely(fs_accel_on)) {
 		fs_claim_forget(fd);
+		fs_epoll_fd_closed(fd);
+	}
 	return FS_REAL(close, fd);
 }
 

@@ -41,6 +41,13 @@ bool fs_init_sockets(void);
 /* Forgets the accelerated members of epoll fd epfd (closed or new). */
 void fs_epoll_forget(int epfd);
 
+/* fd was closed: forget which kernel epoll sets it had joined. */
+void fs_epoll_fd_closed(int fd);
+
+/* fd was just handed to the stack (entry f): the kernel epoll sets it had
+ * joined hand it over to fastsock's, with the same events and data. */
+void fs_epoll_claimed(int fd, struct fs_fd *f);
+
 /* The interposer boundary: a count, 0, or -errno becomes the libc form. */
 static inline long
 fs_ret(long r)

@@ -64,6 +64,15 @@ accel_recv1(struct fs_fd *f, void *buf, size_t len, int flags, struct sockaddr *
 	return accel_recv(f, &iov, 1, flags, from, fromlen);
 }
 
+/* The fd was handed to the stack while this thread sat in the kernel's
+ * receive on it (woken by the claim's loopback datagram, which carries
+ * nothing of the program's): the stack answers instead. */
+static struct fs_fd *
+claimed_meanwhile(int fd)
+{
+	return fs_fdt_get(fd);
+}
+
 FS_EXPORT ssize_t
 sendmsg(int fd, const struct msghdr *m, int flags)
 {
@@ -188,9 +197,14 @@ recvmsg(int fd, struct msghdr *m, int flags)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
+	ssize_t r;
+
 	if (f)
 		return fs_ret(f->ops->recvmsg(f->sock, m, flags));
-	return FS_REAL(recvmsg, fd, m, flags);
+	r = FS_REAL(recvmsg, fd, m, flags);
+	if (fs_unlikely(fs_accel_on) && (f = claimed_meanwhile(fd)))
+		return fs_ret(f->ops->recvmsg(f->sock, m, flags));
+	return r;
 }
 
 FS_EXPORT ssize_t
@@ -199,9 +213,14 @@ recvfrom(int fd, void *buf, size_t len, int flags, __SOCKADDR_ARG from,
 {
 	struct fs_fd *f = fs_lookup(fd);
 
+	ssize_t r;
+
 	if (fs_unlikely(f != NULL))
 		return accel_recv1(f, buf, len, flags, SA(from), fromlen);
-	return FS_REAL(recvfrom, fd, buf, len, flags, SA(from), fromlen);
+	r = FS_REAL(recvfrom, fd, buf, len, flags, SA(from), fromlen);
+	if (fs_unlikely(fs_accel_on) && (f = claimed_meanwhile(fd)))
+		return accel_recv1(f, buf, len, flags, SA(from), fromlen);
+	return r;
 }
 
 FS_EXPORT ssize_t
@@ -209,9 +228,14 @@ recv(int fd, void *buf, size_t len, int flags)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
+	ssize_t r;
+
 	if (fs_unlikely(f != NULL))
 		return accel_recv1(f, buf, len, flags, NULL, NULL);
-	return FS_REAL(recv, fd, buf, len, flags);
+	r = FS_REAL(recv, fd, buf, len, flags);
+	if (fs_unlikely(fs_accel_on) && (f = claimed_meanwhile(fd)))
+		return accel_recv1(f, buf, len, flags, NULL, NULL);
+	return r;
 }
 
 FS_EXPORT ssize_t
@@ -219,9 +243,14 @@ read(int fd, void *buf, size_t len)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
+	ssize_t r;
+
 	if (fs_unlikely(f != NULL))
 		return accel_recv1(f, buf, len, 0, NULL, NULL);
-	return FS_REAL(read, fd, buf, len);
+	r = FS_REAL(read, fd, buf, len);
+	if (fs_unlikely(fs_accel_on) && (f = claimed_meanwhile(fd)))
+		return accel_recv1(f, buf, len, 0, NULL, NULL);
+	return r;
 }
 
 FS_EXPORT ssize_t

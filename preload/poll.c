@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claim.h"
 #include "init.h"
 
 /* ---- poll ---- */
@@ -484,14 +485,94 @@ epoll_create1(int flags)
 	return r;
 }
 
+/* Kernel epoll sets a not-yet-accelerated fd joined. A socket is often
+ * added to an epoll set before the call that hands it to the stack
+ * (connect, the first sendto); when that happens it must leave the kernel's
+ * set, where its placeholder never fires, for ours. Kept only while
+ * acceleration is on; epoll_ctl is a control-path call. */
+struct ep_reg {
+	int epfd;
+	struct epoll_event ev;
+	struct ep_reg *next;
+};
+
+static struct ep_reg *ep_regs[FS_FDT_MAX];
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+reg_update(int epfd, int op, int fd, const struct epoll_event *ev)
+{
+	struct ep_reg **pp, *r;
+
+	if ((unsigned)fd >= FS_FDT_MAX)
+		return;
+	pthread_mutex_lock(&reg_lock);
+	for (pp = &ep_regs[fd]; *pp && (*pp)->epfd != epfd; pp = &(*pp)->next)
+		;
+	if (op == EPOLL_CTL_DEL) {
+		if ((r = *pp)) {
+			*pp = r->next;
+			free(r);
+		}
+	} else if (*pp) {
+		(*pp)->ev = *ev;
+	} else if (op == EPOLL_CTL_ADD && (r = malloc(sizeof(*r)))) {
+		*r = (struct ep_reg){epfd, *ev, ep_regs[fd]};
+		ep_regs[fd] = r;
+	}
+	pthread_mutex_unlock(&reg_lock);
+}
+
+void
+fs_epoll_fd_closed(int fd)
+{
+	struct ep_reg *r, *next;
+
+	if ((unsigned)fd >= FS_FDT_MAX || !__atomic_load_n(&ep_regs[fd], __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&reg_lock);
+	r = ep_regs[fd];
+	ep_regs[fd] = NULL;
+	pthread_mutex_unlock(&reg_lock);
+	for (; r; r = next) {
+		next = r->next;
+		free(r);
+	}
+}
+
+void
+fs_epoll_claimed(int fd, struct fs_fd *f)
+{
+	struct ep_reg *r, *next;
+
+	if ((unsigned)fd >= FS_FDT_MAX)
+		return;
+	pthread_mutex_lock(&reg_lock);
+	r = ep_regs[fd];
+	ep_regs[fd] = NULL;
+	pthread_mutex_unlock(&reg_lock);
+	for (; r; r = next) {
+		next = r->next;
+		/* Only a set that still holds the fd (a closed and reused epfd
+		 * does not) takes it over. */
+		if (FS_REAL(epoll_ctl, r->epfd, EPOLL_CTL_DEL, fd, NULL) == 0)
+			accel_epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, f, &r->ev);
+		free(r);
+	}
+}
+
 FS_EXPORT int
 epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	struct fs_fd *f = fs_lookup(fd);
+	int r;
 
 	if (fs_unlikely(f != NULL))
 		return accel_epoll_ctl(epfd, op, fd, f, ev);
-	return FS_REAL(epoll_ctl, epfd, op, fd, ev);
+	r = FS_REAL(epoll_ctl, epfd, op, fd, ev);
+	if (fs_unlikely(fs_accel_on) && r == 0)
+		reg_update(epfd, op, fd, ev);
+	return r;
 }
 
 static bool
