@@ -584,6 +584,36 @@ START_TEST(rules_keep_sockets_on_kernel)
 }
 END_TEST
 
+START_TEST(epoll_joined_before_claim)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(7000)};
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 42}, out;
+	struct sockaddr_in me;
+	socklen_t n = sizeof(me);
+	int fd, ep;
+
+	close(bound(5000)); /* the stack is up and knows the peer */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ep = epoll_create1(0);
+	/* Added while still a kernel socket, claimed afterwards by connect. */
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+	ck_assert_ptr_null(fs_fdt_get(fd));
+	to.sin_addr.s_addr = ip_of(PEER_IP);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	ck_assert_ptr_nonnull(fs_fdt_get(fd));
+	ck_assert_int_eq(epoll_wait(ep, &out, 1, 0), 0);
+	ck_assert_int_eq(send(fd, "q", 1, 0), 1); /* binds a local port */
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&me, &n), 0);
+	peer_send(7000, ntohs(me.sin_port), "r", 1);
+	ck_assert_int_eq(epoll_wait(ep, &out, 1, 100), 1);
+	ck_assert_uint_eq(out.data.u64, 42); /* its data came along */
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), -1);
+	ck_assert_int_eq(errno, EEXIST); /* once, in our set */
+	close(ep);
+	close(fd);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -609,6 +639,7 @@ make_suite(void)
 	tcase_add_test(t, sockets_off_the_interface_stay_on_kernel);
 	tcase_add_test(t, forked_child_detached);
 	tcase_add_test(t, rules_keep_sockets_on_kernel);
+	tcase_add_test(t, epoll_joined_before_claim);
 	suite_add_tcase(s, t);
 	return s;
 }
