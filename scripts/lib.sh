@@ -39,7 +39,7 @@ fs_sockperf_pp() {
 	spid=$!
 	sleep 0.3
 	out=$("${pre[@]}" taskset -c 1 sockperf ping-pong -i 127.0.0.1 -p "$port" $proto \
-		-t "$secs" -m "$size" "$@" 2>&1)
+		-t "$secs" -m "$size" ${FS_FULL_LOG:+--full-log "$FS_FULL_LOG"} "$@" 2>&1)
 	kill "$spid" 2>/dev/null
 	wait "$spid" 2>/dev/null
 	awk '/percentile 50.000/ {p50=$NF} /percentile 99.000/ {p99=$NF}
@@ -63,16 +63,24 @@ fs_sockperf_tp() {
 	     END {if (!found) print "nan"}' <<<"$out"
 }
 
-# fs_lab_sockperf MODE SECONDS SIZE [client options]: sockperf between two
-# preloaded programs over memif (scripts/lab). MODE is ping-pong or
+# fs_lab_sockperf LAB MODE SECONDS SIZE [client options]: sockperf through
+# scripts/lab. LAB is memif (two preloaded programs), xdp-client (a
+# preloaded client on AF_XDP against a kernel server in another namespace)
+# or xdp-none (kernel to kernel across the namespaces). MODE is ping-pong or
 # throughput. Prints "p50 p99 p999 avg" (ping-pong) or "msgs_per_s drops"
-# (throughput; drops are fastsock's counted drops on both ends).
+# (throughput; drops are fastsock's counted drops on both ends). With
+# FS_FULL_LOG set, ping-pong writes sockperf's per-message log there.
 fs_lab_sockperf() {
-	local mode=$1 secs=$2 size=$3 out log
-	shift 3
+	local lab=$1 mode=$2 secs=$3 size=$4 out log how=(memif)
+	shift 4
+	case $lab in
+	xdp-client) how=(xdp --fastsock client) ;;
+	xdp-none) how=(xdp --fastsock none) ;;
+	esac
 	log=$(mktemp -d /tmp/fs-cmp.XXXXXX)
-	out=$("$FS_ROOT/scripts/lab" memif --timeout $((secs + 30)) --log "$log" \
-		"FASTSOCK_LOG=info sockperf server -i \$LAB_SERVER_IP -p 11111" \
+	[ "$mode" = ping-pong ] && [ -n "${FS_FULL_LOG:-}" ] && set -- "$@" --full-log "$FS_FULL_LOG"
+	out=$("$FS_ROOT/scripts/lab" "${how[@]}" --timeout $((secs + 30)) --log "$log" \
+		"FASTSOCK_LOG=info sockperf server -i \$LAB_SERVER_IP -p 11111 $(grep -o -- --tcp <<<"$*")" \
 		"FASTSOCK_LOG=info sockperf $mode -i \$LAB_SERVER_IP -p 11111 -t $secs -m $size $*" 2>&1)
 	out+=$'\n'$(cat "$log/server.log" 2>/dev/null)
 	rm -rf "$log"
@@ -109,4 +117,32 @@ fs_recv_empty() {
 		awk '/:recvfrom( |$)/ {gsub(",", "", $1); print $1 / 40000; exit}')
 	rm -f "$cg"
 	echo "${ns:-nan} ${ir:-nan}"
+}
+
+# fs_iperf3 WHERE SECONDS: TCP Gbit/s of one iperf3 stream, kernel to
+# kernel, over 127.0.0.1 (WHERE lo) or across the namespaces (ns).
+fs_iperf3() {
+	local where=$1 secs=$2 port out
+	port=$(fs_free_port)
+	if [ "$where" = lo ]; then
+		taskset -c 0 iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+		sleep 0.3
+		out=$(taskset -c 1 iperf3 -c 127.0.0.1 -p "$port" -t "$secs" -J 2>/dev/null)
+	else
+		out=$("$FS_ROOT/scripts/lab" xdp --fastsock none --timeout $((secs + 20)) \
+			"iperf3 -s -1 -B \$LAB_SERVER_IP -p $port" \
+			"iperf3 -c \$LAB_SERVER_IP -p $port -t $secs -J" 2>/dev/null)
+	fi
+	wait 2>/dev/null
+	python3 -c 'import json,sys
+try: print("%.2f" % (json.loads(sys.stdin.read())["end"]["sum_received"]["bits_per_second"] / 1e9))
+except Exception: print("nan")' <<<"$out"
+}
+
+# fs_cdf FULL_LOG OUT: a latency CDF (usec, fraction) from sockperf's
+# per-message log, thinned to at most 2000 points.
+fs_cdf() {
+	awk -F', ' '/^[0-9]+, / {print $4}' "$1" | sort -g |
+		awk '{v[NR]=$1} END {step = NR > 2000 ? NR / 2000 : 1;
+			for (i = step; i <= NR; i += step) printf "%s %.5f\n", v[int(i)], int(i) / NR}' >"$2"
 }
