@@ -523,18 +523,27 @@ reg_update(int epfd, int op, int fd, const struct epoll_event *ev)
 	pthread_mutex_unlock(&reg_lock);
 }
 
+/* Detaches and returns fd's list of registrations (NULL when none). */
+static struct ep_reg *
+reg_take(int fd)
+{
+	struct ep_reg *r;
+
+	if ((unsigned)fd >= FS_FDT_MAX || !__atomic_load_n(&ep_regs[fd], __ATOMIC_RELAXED))
+		return NULL;
+	pthread_mutex_lock(&reg_lock);
+	r = ep_regs[fd];
+	ep_regs[fd] = NULL;
+	pthread_mutex_unlock(&reg_lock);
+	return r;
+}
+
 void
 fs_epoll_fd_closed(int fd)
 {
 	struct ep_reg *r, *next;
 
-	if ((unsigned)fd >= FS_FDT_MAX || !__atomic_load_n(&ep_regs[fd], __ATOMIC_RELAXED))
-		return;
-	pthread_mutex_lock(&reg_lock);
-	r = ep_regs[fd];
-	ep_regs[fd] = NULL;
-	pthread_mutex_unlock(&reg_lock);
-	for (; r; r = next) {
+	for (r = reg_take(fd); r; r = next) {
 		next = r->next;
 		free(r);
 	}
@@ -545,13 +554,7 @@ fs_epoll_claimed(int fd, struct fs_fd *f)
 {
 	struct ep_reg *r, *next;
 
-	if ((unsigned)fd >= FS_FDT_MAX)
-		return;
-	pthread_mutex_lock(&reg_lock);
-	r = ep_regs[fd];
-	ep_regs[fd] = NULL;
-	pthread_mutex_unlock(&reg_lock);
-	for (; r; r = next) {
+	for (r = reg_take(fd); r; r = next) {
 		next = r->next;
 		/* Only a set that still holds the fd (a closed and reused epfd
 		 * does not) takes it over. */

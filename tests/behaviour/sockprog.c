@@ -22,24 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Prints "what = value" or "what = -1 ENAME" and returns the value. */
-#define SHOW(what, expr) \
-	({ \
-		long r_ = (long)(expr); \
-		show(what, r_, errno); \
-	})
+#include "../show.h"
 
-static long
-show(const char *what, long r, int e)
-{
-	if (r < 0)
-		printf("%s = %ld %s\n", what, r, strerrorname_np(e));
-	else
-		printf("%s = %ld\n", what, r);
-	fflush(stdout);
-	errno = 0;
-	return r;
-}
 
 static struct sockaddr_in
 loopback(int port)

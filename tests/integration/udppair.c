@@ -19,23 +19,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define SHOW(what, expr) \
-	({ \
-		long r_ = (long)(expr); \
-		show(what, r_, errno); \
-	})
+#include "../show.h"
 
-static long
-show(const char *what, long r, int e)
-{
-	if (r < 0)
-		printf("%s = -1 %s\n", what, strerrorname_np(e));
-	else
-		printf("%s = %ld\n", what, r);
-	fflush(stdout);
-	errno = 0;
-	return r;
-}
 
 static struct sockaddr_in srv;
 
