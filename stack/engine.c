@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -153,6 +154,11 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 		/* The clock every 16 spins, kernel fds every 64 (a system call). */
 		if ((++spins & 15) != 0)
 			continue;
+		/* A long spin (about 10 us with nothing) gives the core up now
+		 * and then: another thread of the program may share it, and
+		 * would otherwise wait for the end of our time slice. */
+		if ((spins & 255) == 0)
+			sched_yield();
 		now = fs_now_ns();
 		if (now >= deadline) {
 			r = 0;
@@ -227,19 +233,25 @@ fs_stk_forget(void)
 	fs_stk = NULL;
 }
 
-/* Polling interval for sleeping threads on a device without RX interrupts:
- * from 10 us after traffic up to 1 ms when idle. */
+/* Polling for sleeping threads on a device without RX interrupts: every
+ * 10 us while frames arrived in the last 5 ms (the next one is likely to
+ * come soon), then backing off, doubling, to 1 ms when idle. */
 #define POLL_MIN_NS 10000L
 #define POLL_MAX_NS 1000000L
+#define POLL_HOT_NS 5000000ull
 
 static void *
 progress_main(void *unused)
 {
 	struct fs_dev *d = fs_stk->dev;
 	long idle_ns = POLL_MIN_NS;
+	uint64_t seen = 0, last_rx_ns = 0;
 	int ifd;
 
 	(void)unused;
+	/* Linux stretches a sleep by up to 50 us of timer slack: too coarse
+	 * for the 10 us polls below. */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!__atomic_load_n(&fs_stk->stop, __ATOMIC_RELAXED)) {
 		struct pollfd p[2];
 		bool waiting;
@@ -249,8 +261,13 @@ progress_main(void *unused)
 		 * and a blocked progress thread would cost the holder a futex
 		 * wake-up on every unlock. */
 		if (pthread_mutex_trylock(&fs_stk->lock) == 0) {
-			if (fs_stk_poll_locked() > 0)
+			fs_stk_poll_locked();
+			/* Frames received by anyone since we last looked. */
+			if (d->rx_pkts != seen) {
+				seen = d->rx_pkts;
+				last_rx_ns = fs_now_ns();
 				idle_ns = POLL_MIN_NS;
+			}
 			fs_nif_timers();
 			fs_pub_update(false);
 			sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;
@@ -273,7 +290,8 @@ progress_main(void *unused)
 			struct timespec t = {0, idle_ns};
 
 			nanosleep(&t, NULL);
-			idle_ns = idle_ns * 2 > POLL_MAX_NS ? POLL_MAX_NS : idle_ns * 2;
+			if (fs_now_ns() - last_rx_ns > POLL_HOT_NS)
+				idle_ns = idle_ns * 2 > POLL_MAX_NS ? POLL_MAX_NS : idle_ns * 2;
 			continue;
 		}
 		/* Arm the interrupt, then look once more so that a frame that
