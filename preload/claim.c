@@ -83,6 +83,59 @@ wake_kernel_readers(int fd)
 	fs_in_stack--;
 }
 
+void
+fs_claim_wildcard(int fd)
+{
+	struct sockaddr_in local;
+	socklen_t ln = sizeof(local);
+	int type = 0, fl;
+	socklen_t tn = sizeof(type);
+	void *s;
+
+	if (fs_in_stack)
+		return;
+	fs_in_stack++;
+	if (FS_REAL(getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &tn) < 0 || type != SOCK_DGRAM ||
+	    FS_REAL(getsockname, fd, (struct sockaddr *)&local, &ln) < 0 ||
+	    local.sin_family != AF_INET) {
+		fs_in_stack--;
+		if (type == SOCK_STREAM)
+			stays(fd, FS_CLAIM_BIND, "TCP is not accelerated yet");
+		return;
+	}
+	if (fs_ctx.cfg.nrules) {
+		struct fs_sock_desc d = {FS_PROTO_UDP, FS_ROLE_SERVER, 0, 0, ntohs(local.sin_port), 0};
+		bool accel;
+		int idx = fs_rules_match(&fs_ctx.cfg, &d, &accel);
+
+		if (!accel) {
+			char why_rule[48];
+
+			snprintf(why_rule, sizeof(why_rule), "acceleration rule %d says kernel", idx + 1);
+			fs_in_stack--;
+			stays(fd, FS_CLAIM_BIND, why_rule);
+			return;
+		}
+	}
+	if (fs_stk_ensure(&fs_ctx.cfg) < 0) {
+		fs_accel_on = false;
+		fs_in_stack--;
+		return;
+	}
+	fl = FS_REAL(fcntl, fd, F_GETFL);
+	s = fs_udp_open_wildcard(fd, fl >= 0 && (fl & O_NONBLOCK), ntohs(local.sin_port));
+	if (!s || fs_fdt_mark(fd, &fs_udp_ops, s) < 0) {
+		if (s)
+			fs_udp_ops.close(s);
+		fs_in_stack--;
+		stays(fd, FS_CLAIM_BIND, "the stack cannot take its port");
+		return;
+	}
+	fs_in_stack--;
+	FS_DBG("fd %d accelerated at bind, wildcard: served on both paths", fd);
+	fs_epoll_claimed(fd, fs_fdt_get(fd));
+}
+
 struct fs_fd *
 fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
 {

@@ -18,6 +18,10 @@ extern bool fs_accel_on;
  * Returns the new entry, or NULL: the fd stays on the kernel. */
 struct fs_fd *fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why);
 
+/* fd was just bound on the kernel to the wildcard address: a UDP socket
+ * is then served on both paths (the stack takes the same port). */
+void fs_claim_wildcard(int fd);
+
 /* The fd was closed or is new: its "stays on the kernel" line may be
  * written again. */
 void fs_claim_forget(int fd);

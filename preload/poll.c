@@ -73,18 +73,28 @@ accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *mas
 	struct pollfd kbuf[64], *k = kbuf;
 	struct pollset ps = {fds, n, NULL, 0};
 	nfds_t i;
-	int r, ready = 0, nk = 0;
+	int r, ready = 0, nk = 0, nkw;
 
-	if (n > 64 && !(k = malloc(n * sizeof(*k))))
+	if (n > 32 && !(k = malloc(2 * n * sizeof(*k))))
 		return (int)fs_ret(-ENOMEM);
 	for (i = 0; i < n; i++) {
 		fds[i].revents = 0;
 		if (!fs_fdt_get(fds[i].fd))
 			k[nk++] = fds[i];
 	}
+	/* After them (the mapping back below stops before these): the kernel
+	 * sides of sockets served on both paths, to wake the sleep. */
+	nkw = nk;
+	for (i = 0; i < n; i++) {
+		struct fs_fd *f = fs_fdt_get(fds[i].fd);
+		int kfd = f && f->ops->kernel_fd ? f->ops->kernel_fd(f->sock) : -1;
+
+		if (kfd >= 0)
+			k[nkw++] = (struct pollfd){kfd, POLLIN, 0};
+	}
 	ps.k = k;
 	ps.nk = nk;
-	r = fs_stk_wait(poll_ready, &ps, timeout_ns, k, nk, mask);
+	r = fs_stk_wait(poll_ready, &ps, timeout_ns, k, nkw, mask);
 	if (r < 0) {
 		if (k != kbuf)
 			free(k);
@@ -446,12 +456,30 @@ static int
 accel_epoll_wait(int epfd, struct ep_set *s, struct epoll_event *evs, int max,
 		 int64_t timeout_ns, const sigset_t *mask)
 {
-	struct pollfd k = {epfd, POLLIN, 0};
-	int n, r, m;
+	struct pollfd kbuf[16], *k = kbuf;
+	int n, r, m, nk = 1, i;
 
 	if (max <= 0)
 		return (int)fs_ret(-EINVAL);
-	r = fs_stk_wait(ep_ready, s, timeout_ns, &k, 1, mask);
+	/* The epoll fd itself (kernel members), and the kernel sides of
+	 * members served on both paths. */
+	pthread_mutex_lock(&s->lock);
+	if (s->n + 1 > 16 && !(k = malloc(sizeof(*k) * (size_t)(s->n + 1)))) {
+		pthread_mutex_unlock(&s->lock);
+		return (int)fs_ret(-ENOMEM);
+	}
+	k[0] = (struct pollfd){epfd, POLLIN, 0};
+	for (i = 0; i < s->n; i++) {
+		struct fs_fd *f = s->m[i].f;
+		int kfd = f->ops->kernel_fd ? f->ops->kernel_fd(f->sock) : -1;
+
+		if (kfd >= 0 && fs_fdt_get(s->m[i].fd) == f)
+			k[nk++] = (struct pollfd){kfd, POLLIN, 0};
+	}
+	pthread_mutex_unlock(&s->lock);
+	r = fs_stk_wait(ep_ready, s, timeout_ns, k, nk, mask);
+	if (k != kbuf)
+		free(k);
 	if (r < 0)
 		return (int)fs_ret(r);
 	pthread_mutex_lock(&s->lock);

@@ -53,8 +53,21 @@ bind(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
-	if (!f && fs_unlikely(fs_accel_on))
+	if (!f && fs_unlikely(fs_accel_on)) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)SA(addr);
+
+		if (sin && len >= sizeof(*sin) && sin->sin_family == AF_INET &&
+		    sin->sin_addr.s_addr == INADDR_ANY) {
+			/* The wildcard: the kernel binds (and keeps serving the
+			 * other interfaces), then the stack takes the port too. */
+			int r = FS_REAL(bind, fd, SA(addr), len);
+
+			if (r == 0)
+				fs_claim_wildcard(fd);
+			return r;
+		}
 		f = fs_claim(fd, SA(addr), len, FS_CLAIM_BIND);
+	}
 	if (f)
 		return (int)fs_ret(f->ops->bind(f->sock, SA(addr), len));
 	return FS_REAL(bind, fd, SA(addr), len);
@@ -67,8 +80,16 @@ connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 
 	if (!f && fs_unlikely(fs_accel_on))
 		f = fs_claim(fd, SA(addr), len, FS_CLAIM_CONNECT);
-	if (f)
-		return (int)fs_ret(f->ops->connect(f->sock, SA(addr), len));
+	if (f) {
+		int r = f->ops->connect(f->sock, SA(addr), len);
+
+		if (r != -FS_RELEASE_TO_KERNEL)
+			return (int)fs_ret(r);
+		/* A wildcard socket connecting off our interface: it is the
+		 * kernel's from now on. */
+		if ((f = fs_fdt_unmark(fd)))
+			fs_fdt_free(f);
+	}
 	return FS_REAL(connect, fd, SA(addr), len);
 }
 

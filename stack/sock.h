@@ -34,7 +34,21 @@ struct fs_sock_ops {
 	unsigned (*poll)(void *s, uint32_t *gen);
 	/* The last fd naming the socket was closed. */
 	void (*close)(void *s);
+	/* The kernel fd to watch beside the stack for a socket served on both
+	 * paths (a wildcard bind), or -1. */
+	int (*kernel_fd)(void *s);
 };
+
+/* Returned by connect when the socket belongs to the kernel from now on
+ * (a wildcard socket connecting off the fastsock interface): the caller
+ * forgets the fd and lets the kernel connect it. */
+#define FS_RELEASE_TO_KERNEL 1000
+
+/* A UDP socket bound on the kernel to the wildcard address and port: the
+ * stack binds the same port and serves what comes on its interface; the
+ * kernel socket keeps serving the rest. NULL when out of memory or the
+ * stack cannot bind that port. */
+void *fs_udp_open_wildcard(int kfd, bool nonblock, uint16_t port);
 
 /* The interface address of an IP_MULTICAST_IF value, which the kernel
  * takes as a struct in_addr, ip_mreq or ip_mreqn by its length. Returns

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -58,6 +59,7 @@ struct fs_udp {
 	unsigned errors; /* errors reported so far: moves edge-triggered epoll */
 	uint32_t mcast_if; /* IP_MULTICAST_IF: ours or INADDR_ANY */
 	bool nonblock, connected, mcast_loop;
+	bool dual; /* wildcard: the kernel socket serves the other interfaces */
 	uint64_t drops, sent; /* under the stack lock */
 	struct fs_udp *next; /* all sockets, for ICMP errors and loopback */
 };
@@ -206,6 +208,44 @@ fs_udp_open(int kfd, bool nonblock)
 	return u;
 }
 
+void *
+fs_udp_open_wildcard(int kfd, bool nonblock, uint16_t port)
+{
+	struct fs_udp *u = fs_udp_open(kfd, nonblock);
+	err_t e;
+
+	if (!u)
+		return NULL;
+	pthread_mutex_lock(&fs_stk->lock);
+	ip_set_option(u->pcb, SOF_REUSEADDR); /* the kernel already judged the port */
+	e = udp_bind(u->pcb, IP4_ADDR_ANY, port);
+	pthread_mutex_unlock(&fs_stk->lock);
+	if (e != ERR_OK) {
+		fs_udp_ops.close(u);
+		return NULL;
+	}
+	u->dual = true;
+	return u;
+}
+
+/* The kernel side of a dual socket, never blocking (raw system calls: the
+ * kernel fd is the program's own, and our wrappers would send it back here). */
+static ssize_t
+kernel_recv(struct fs_udp *u, struct msghdr *m, int flags)
+{
+	ssize_t r = syscall(SYS_recvmsg, u->kfd, m, flags | MSG_DONTWAIT);
+
+	return r < 0 ? -errno : r;
+}
+
+static bool
+kernel_readable(const struct fs_udp *u)
+{
+	struct pollfd p = {u->kfd, POLLIN, 0};
+
+	return syscall(SYS_poll, &p, 1UL, 0) > 0 && (p.revents & POLLIN);
+}
+
 static int
 check_sin(const struct sockaddr *a, socklen_t n, const struct sockaddr_in **sin)
 {
@@ -275,9 +315,10 @@ udp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	if ((r = check_sin(a, n, &sin)) < 0)
 		return r;
 	if (!routable(sin->sin_addr.s_addr))
-		return -ENETUNREACH;
+		return u->dual ? -FS_RELEASE_TO_KERNEL : -ENETUNREACH;
 	ip_addr_set_ip4_u32_val(ip, sin->sin_addr.s_addr);
 	pthread_mutex_lock(&fs_stk->lock);
+	u->dual = false; /* connected through us: the kernel side has no part */
 	e = udp_connect(u->pcb, &ip, ntohs(sin->sin_port));
 	u->connected = e == ERR_OK;
 	u->so_error = 0;
@@ -447,6 +488,14 @@ readable(void *s)
 	return queued(u) != 0 || u->so_error != 0;
 }
 
+static int
+udp_kernel_fd_(void *s)
+{
+	struct fs_udp *u = s;
+
+	return u->dual ? u->kfd : -1;
+}
+
 /* Copies the datagram into the iovecs; returns the bytes copied. */
 static size_t
 copy_out(struct pbuf *p, const struct msghdr *m)
@@ -477,6 +526,12 @@ udp_recvmsg_(void *s, struct msghdr *m, int flags)
 	if (fs_unlikely(queued(u) == 0)) {
 		fs_stk_progress();
 		while (queued(u) == 0) {
+			if (u->dual) { /* the other interfaces' traffic, on the kernel */
+				ssize_t k = kernel_recv(u, m, flags);
+
+				if (k != -EAGAIN)
+					return k;
+			}
 			if (u->so_error) {
 				pthread_mutex_lock(&fs_stk->lock);
 				e = u->so_error;
@@ -488,8 +543,11 @@ udp_recvmsg_(void *s, struct msghdr *m, int flags)
 			if (u->nonblock || (flags & MSG_DONTWAIT))
 				return -EAGAIN;
 			int64_t t = u->rcvtimeo_ns;
+			struct pollfd kp = {u->kfd, POLLIN, 0};
 
-			e = fs_stk_wait(readable, u, t, NULL, 0, NULL);
+			e = fs_stk_wait(readable, u, t, &kp, u->dual ? 1 : 0, NULL);
+			if (e == 2)
+				continue; /* the kernel side has a datagram */
 			if (e == 0)
 				return -EAGAIN;
 			/* As the kernel: SA_RESTART restarts a receive that has
@@ -734,8 +792,14 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		len += m->msg_iov[i].iov_len;
 	if (len > UDP_MAX_PAYLOAD)
 		return -EMSGSIZE;
-	if (!routable(dst))
+	if (!routable(dst)) {
+		if (u->dual) {
+			ssize_t k = syscall(SYS_sendmsg, u->kfd, m, flags);
+
+			return k < 0 ? -errno : k;
+		}
 		return -ENETUNREACH;
+	}
 	if ((dst == INADDR_BROADCAST || is_subnet_broadcast(dst)) && !u->broadcast)
 		return -EACCES; /* as the kernel, without SO_BROADCAST */
 	pthread_mutex_lock(&fs_stk->lock);
@@ -861,7 +925,7 @@ udp_poll_(void *s, uint32_t *gen)
 
 	if (gen)
 		*gen = __atomic_load_n(&u->tail, __ATOMIC_ACQUIRE) + u->errors;
-	if (queued(u))
+	if (queued(u) || (u->dual && kernel_readable(u)))
 		ev |= POLLIN;
 	if (u->so_error)
 		ev |= POLLERR;
@@ -903,6 +967,7 @@ const struct fs_sock_ops fs_udp_ops = {
 	.ioctl = udp_ioctl_,
 	.poll = udp_poll_,
 	.close = udp_close_,
+	.kernel_fd = udp_kernel_fd_,
 };
 
 unsigned

@@ -388,12 +388,12 @@ START_TEST(multicast_join)
 	uint32_t g = ip_of("239.1.2.3");
 	size_t n;
 
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0); /* wildcard: kernel */
-	ck_assert_ptr_null(fs_fdt_get(fd));
+	close(bound(5000)); /* the stack is up */
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0); /* wildcard: both paths */
+	ck_assert_ptr_nonnull(fs_fdt_get(fd));
 	mr.imr_multiaddr.s_addr = g;
 	mr.imr_interface.s_addr = ip_of(US_IP);
 	ck_assert_int_eq(setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)), 0);
-	ck_assert_ptr_nonnull(fs_fdt_get(fd)); /* the join moved it to the stack */
 	ck_assert_int_gt(take(0x0800, 2), 0); /* an IGMP report */
 	ck_assert_int_eq(memcmp(fr + 30, &g, 4), 0);
 	n = udp_frame(f, ip_of(PEER_IP), g, 7000, 5353, "mcast", 5);
@@ -614,6 +614,56 @@ START_TEST(epoll_joined_before_claim)
 }
 END_TEST
 
+START_TEST(wildcard_served_on_both_paths)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET}, from, lo = {.sin_family = AF_INET};
+	socklen_t n = sizeof(a), fl = sizeof(from);
+	struct pollfd p;
+	char buf[32];
+	int fd, k;
+
+	close(bound(5000)); /* the stack is up and knows the peer */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0); /* 0.0.0.0:0 */
+	ck_assert_ptr_nonnull(fs_fdt_get(fd));
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+	ck_assert_int_ne(a.sin_port, 0); /* the kernel chose, the stack took it too */
+	ck_assert_uint_eq(a.sin_addr.s_addr, 0);
+	/* From the fastsock interface: through the stack. */
+	peer_send(7000, ntohs(a.sin_port), "stack", 5);
+	ck_assert_int_eq(recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl), 5);
+	ck_assert_uint_eq(from.sin_addr.s_addr, ip_of(PEER_IP));
+	/* From a kernel interface: through the kernel socket. */
+	k = socket(AF_INET, SOCK_DGRAM, 0);
+	lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lo.sin_port = a.sin_port;
+	ck_assert_ptr_null(fs_fdt_get(k));
+	ck_assert_int_eq(sendto(k, "kernel", 6, 0, (struct sockaddr *)&lo, sizeof(lo)), 6);
+	p = (struct pollfd){fd, POLLIN, 0};
+	ck_assert_int_eq(poll(&p, 1, 1000), 1);
+	ck_assert_int_eq(recv(fd, buf, sizeof(buf), 0), 6);
+	ck_assert_int_eq(memcmp(buf, "kernel", 6), 0);
+	/* Replies go by destination: to the kernel's loopback here. */
+	n = sizeof(lo);
+	ck_assert_int_eq(getsockname(k, (struct sockaddr *)&lo, &n), 0);
+	ck_assert_int_eq(sendto(fd, "back", 4, 0, (struct sockaddr *)&lo, sizeof(lo)), 4);
+	ck_assert_int_eq(recv(k, buf, sizeof(buf), 0), 4);
+	/* A blocking receive wakes for the kernel side too. */
+	lo.sin_port = a.sin_port;
+	ck_assert_int_eq(sendto(k, "late", 4, 0, (struct sockaddr *)&lo, sizeof(lo)), 4);
+	ck_assert_int_eq(recv(fd, buf, sizeof(buf), 0), 4);
+	/* Connecting off the interface hands the socket to the kernel. */
+	n = sizeof(lo);
+	getsockname(k, (struct sockaddr *)&lo, &n);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&lo, sizeof(lo)), 0);
+	ck_assert_ptr_null(fs_fdt_get(fd));
+	ck_assert_int_eq(send(fd, "x", 1, 0), 1);
+	ck_assert_int_eq(recv(k, buf, sizeof(buf), 0), 1);
+	close(k);
+	close(fd);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -640,6 +690,7 @@ make_suite(void)
 	tcase_add_test(t, forked_child_detached);
 	tcase_add_test(t, rules_keep_sockets_on_kernel);
 	tcase_add_test(t, epoll_joined_before_claim);
+	tcase_add_test(t, wildcard_served_on_both_paths);
 	suite_add_tcase(s, t);
 	return s;
 }
