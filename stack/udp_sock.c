@@ -526,12 +526,6 @@ udp_recvmsg_(void *s, struct msghdr *m, int flags)
 	if (fs_unlikely(queued(u) == 0)) {
 		fs_stk_progress();
 		while (queued(u) == 0) {
-			if (u->dual) { /* the other interfaces' traffic, on the kernel */
-				ssize_t k = kernel_recv(u, m, flags);
-
-				if (k != -EAGAIN)
-					return k;
-			}
 			if (u->so_error) {
 				pthread_mutex_lock(&fs_stk->lock);
 				e = u->so_error;
@@ -541,13 +535,20 @@ udp_recvmsg_(void *s, struct msghdr *m, int flags)
 					return -e;
 			}
 			if (u->nonblock || (flags & MSG_DONTWAIT))
-				return -EAGAIN;
+				return u->dual ? kernel_recv(u, m, flags) : -EAGAIN;
 			int64_t t = u->rcvtimeo_ns;
 			struct pollfd kp = {u->kfd, POLLIN, 0};
 
+			/* A dual socket's kernel side is looked at every 64 spins
+			 * and in the sleep: no system call per receive. */
 			e = fs_stk_wait(readable, u, t, &kp, u->dual ? 1 : 0, NULL);
-			if (e == 2)
-				continue; /* the kernel side has a datagram */
+			if (e == 2) {
+				ssize_t k = kernel_recv(u, m, flags);
+
+				if (k != -EAGAIN)
+					return k;
+				continue;
+			}
 			if (e == 0)
 				return -EAGAIN;
 			/* As the kernel: SA_RESTART restarts a receive that has
