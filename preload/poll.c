@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
 #include "claim.h"
 #include "init.h"
@@ -271,7 +272,13 @@ struct ep_set {
 	pthread_mutex_t lock;
 	struct ep_member *m;
 	int n, cap;
+	/* An eventfd in the kernel's set, signalled when a member moved here
+	 * while a thread may be blocked in the kernel's epoll_wait on the set;
+	 * -1 until needed. Its event carries FS_EP_KICK and is never reported. */
+	int kick_fd;
 };
+
+#define FS_EP_KICK 0xf457c0ffee5e7ull
 
 static struct ep_set *ep_sets[FS_FDT_MAX];
 static pthread_mutex_t ep_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -293,6 +300,7 @@ ep_make(int epfd)
 	s = ep_sets[epfd];
 	if (!s && (s = calloc(1, sizeof(*s)))) {
 		pthread_mutex_init(&s->lock, NULL);
+		s->kick_fd = -1;
 		__atomic_store_n(&ep_sets[epfd], s, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&ep_lock);
@@ -307,9 +315,56 @@ fs_epoll_forget(int epfd)
 	if (!s)
 		return;
 	__atomic_store_n(&ep_sets[epfd], NULL, __ATOMIC_RELEASE);
+	if (s->kick_fd >= 0)
+		FS_REAL(close, s->kick_fd);
 	free(s->m);
 	free(s);
 }
+
+/* Wakes a thread that may sit in the kernel's epoll_wait on epfd, whose set
+ * just gained an accelerated member it cannot see from there. */
+static void
+ep_kick(int epfd, struct ep_set *s)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->kick_fd < 0) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = FS_EP_KICK};
+		int k = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+		if (k >= 0 && FS_REAL(epoll_ctl, epfd, EPOLL_CTL_ADD, k, &ev) < 0) {
+			FS_REAL(close, k);
+			k = -1;
+		}
+		s->kick_fd = k;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (s->kick_fd >= 0)
+		FS_REAL(write, s->kick_fd, &one, sizeof(one));
+}
+
+/* Removes the kick's event from what the kernel returned (draining it);
+ * returns the count left and sets *kicked. */
+static int
+drop_kick(struct ep_set *s, struct epoll_event *evs, int n, bool *kicked)
+{
+	uint64_t v;
+	int i, j = 0;
+
+	for (i = 0; i < n; i++) {
+		if (evs[i].data.u64 == FS_EP_KICK) {
+			*kicked = true;
+			if (s && s->kick_fd >= 0)
+				FS_REAL(read, s->kick_fd, &v, sizeof(v));
+			continue;
+		}
+		evs[j++] = evs[i];
+	}
+	return j;
+}
+
+static void ep_kick(int epfd, struct ep_set *s);
 
 static int
 ep_find(struct ep_set *s, int fd)
@@ -327,6 +382,7 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
 {
 	struct ep_set *s;
 	int i, r = 0;
+	bool kick = false;
 
 	/* Let the kernel judge epfd: DEL of itself always fails, with EBADF
 	 * when epfd is not an open fd. */
@@ -362,6 +418,9 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
 			s->cap = cap;
 		}
 		s->m[s->n++] = (struct ep_member){fd, f, *ev, 0, 0, false};
+		/* The set's first accelerated member: a thread already in the
+		 * kernel's epoll_wait on it must come out and wait our way. */
+		kick = s->n == 1;
 		break;
 	case EPOLL_CTL_MOD:
 		if (i < 0) {
@@ -383,6 +442,8 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
 		r = -EINVAL;
 	}
 	pthread_mutex_unlock(&s->lock);
+	if (kick)
+		ep_kick(epfd, s);
 	return (int)fs_ret(r);
 }
 
@@ -486,9 +547,11 @@ accel_epoll_wait(int epfd, struct ep_set *s, struct epoll_event *evs, int max,
 	n = ep_collect(s, evs, max);
 	pthread_mutex_unlock(&s->lock);
 	if (n < max) {
+		bool kicked = false;
+
 		m = FS_REAL(epoll_wait, epfd, evs + n, max - n, 0);
 		if (m > 0)
-			n += m;
+			n += drop_kick(s, evs + n, m, &kicked);
 		else if (m < 0 && n == 0)
 			return -1;
 	}
@@ -612,13 +675,38 @@ ep_has_members(struct ep_set *s)
 	return s && __atomic_load_n(&s->n, __ATOMIC_RELAXED) > 0;
 }
 
+/* After a kernel epoll wait on a set with a kick: its event is ours, not
+ * the program's. When it was all there was, the set has accelerated members
+ * now: wait on, the accelerated way (the remaining time is not tracked: a
+ * kicked wait restarts its timeout, a wait may last up to twice as long). */
+static int
+after_kernel_wait(int epfd, struct epoll_event *evs, int max, int r, int64_t timeout_ns,
+		  const sigset_t *mask)
+{
+	struct ep_set *s = ep_get(epfd);
+	bool kicked = false;
+
+	if (r <= 0 || !s || s->kick_fd < 0)
+		return r;
+	r = drop_kick(s, evs, r, &kicked);
+	if (r == 0 && kicked)
+		return accel_epoll_wait(epfd, s, evs, max, timeout_ns, mask);
+	return r;
+}
+
 FS_EXPORT int
 epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 {
 	struct ep_set *s = ep_get(epfd);
+	int r;
 
-	if (fs_likely(!ep_has_members(s)))
-		return FS_REAL(epoll_wait, epfd, evs, max, timeout);
+	if (fs_likely(!ep_has_members(s))) {
+		r = FS_REAL(epoll_wait, epfd, evs, max, timeout);
+		if (fs_unlikely(fs_accel_on))
+			r = after_kernel_wait(epfd, evs, max, r,
+					      timeout < 0 ? -1 : (int64_t)timeout * 1000000, NULL);
+		return r;
+	}
 	return accel_epoll_wait(epfd, s, evs, max, timeout < 0 ? -1 : (int64_t)timeout * 1000000,
 				NULL);
 }
@@ -628,8 +716,15 @@ epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const sigse
 {
 	struct ep_set *s = ep_get(epfd);
 
-	if (fs_likely(!ep_has_members(s)))
-		return FS_REAL(epoll_pwait, epfd, evs, max, timeout, mask);
+	int r;
+
+	if (fs_likely(!ep_has_members(s))) {
+		r = FS_REAL(epoll_pwait, epfd, evs, max, timeout, mask);
+		if (fs_unlikely(fs_accel_on))
+			r = after_kernel_wait(epfd, evs, max, r,
+					      timeout < 0 ? -1 : (int64_t)timeout * 1000000, mask);
+		return r;
+	}
 	return accel_epoll_wait(epfd, s, evs, max, timeout < 0 ? -1 : (int64_t)timeout * 1000000,
 				mask);
 }
@@ -640,7 +735,13 @@ epoll_pwait2(int epfd, struct epoll_event *evs, int max, const struct timespec *
 {
 	struct ep_set *s = ep_get(epfd);
 
-	if (fs_likely(!ep_has_members(s)))
-		return FS_REAL(epoll_pwait2, epfd, evs, max, ts, mask);
+	int r;
+
+	if (fs_likely(!ep_has_members(s))) {
+		r = FS_REAL(epoll_pwait2, epfd, evs, max, ts, mask);
+		if (fs_unlikely(fs_accel_on))
+			r = after_kernel_wait(epfd, evs, max, r, ts_to_ns(ts), mask);
+		return r;
+	}
 	return accel_epoll_wait(epfd, s, evs, max, ts_to_ns(ts), mask);
 }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -664,6 +665,52 @@ START_TEST(wildcard_served_on_both_paths)
 }
 END_TEST
 
+struct waiter_arg {
+	int ep, n;
+	struct epoll_event ev;
+};
+
+static void *
+blocked_waiter(void *p)
+{
+	struct waiter_arg *w = p;
+
+	w->n = epoll_wait(w->ep, &w->ev, 1, 3000);
+	return NULL;
+}
+
+START_TEST(epoll_blocked_in_kernel_sees_claim)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(7000)}, me;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 77};
+	struct waiter_arg w = {.n = -2};
+	socklen_t n = sizeof(me);
+	struct timespec a, b;
+	pthread_t t;
+	int fd;
+
+	close(bound(5000));
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	w.ep = epoll_create1(0);
+	ck_assert_int_eq(epoll_ctl(w.ep, EPOLL_CTL_ADD, fd, &ev), 0);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	pthread_create(&t, NULL, blocked_waiter, &w);
+	usleep(100000); /* the waiter is in the kernel's epoll_wait now */
+	to.sin_addr.s_addr = ip_of(PEER_IP);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0); /* claimed */
+	ck_assert_int_eq(send(fd, "q", 1, 0), 1);
+	getsockname(fd, (struct sockaddr *)&me, &n);
+	peer_send(7000, ntohs(me.sin_port), "r", 1);
+	pthread_join(t, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ck_assert_int_eq(w.n, 1);
+	ck_assert_uint_eq(w.ev.data.u64, 77);
+	ck_assert_int_lt(b.tv_sec - a.tv_sec, 3); /* woken, not timed out */
+	close(w.ep);
+	close(fd);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -691,6 +738,7 @@ make_suite(void)
 	tcase_add_test(t, rules_keep_sockets_on_kernel);
 	tcase_add_test(t, epoll_joined_before_claim);
 	tcase_add_test(t, wildcard_served_on_both_paths);
+	tcase_add_test(t, epoll_blocked_in_kernel_sees_claim);
 	suite_add_tcase(s, t);
 	return s;
 }
