@@ -64,13 +64,38 @@ accel_recv1(struct fs_fd *f, void *buf, size_t len, int flags, struct sockaddr *
 	return accel_recv(f, &iov, 1, flags, from, fromlen);
 }
 
-/* The fd was handed to the stack while this thread sat in the kernel's
- * receive on it (woken by the claim's loopback datagram, which carries
- * nothing of the program's): the stack answers instead. */
-static struct fs_fd *
-claimed_meanwhile(int fd)
+/* While acceleration is on, a receive the kernel serves may have been
+ * overtaken: the fd was handed to the stack while this thread sat in the
+ * kernel (woken by the claim's loopback datagram, which carries nothing of
+ * the program's), and the stack answers instead. Out of line, so that with
+ * acceleration off the wrappers tail-call libc. */
+static __attribute__((noinline)) ssize_t
+recvmsg_checked(int fd, struct msghdr *m, int flags)
 {
-	return fs_fdt_get(fd);
+	ssize_t r = FS_REAL(recvmsg, fd, m, flags);
+	struct fs_fd *f = fs_fdt_get(fd);
+
+	return f ? fs_ret(f->ops->recvmsg(f->sock, m, flags)) : r;
+}
+
+static __attribute__((noinline)) ssize_t
+recvfrom_checked(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+		 socklen_t *fromlen)
+{
+	ssize_t r = from || fromlen ? FS_REAL(recvfrom, fd, buf, len, flags, from, fromlen)
+				    : FS_REAL(recv, fd, buf, len, flags);
+	struct fs_fd *f = fs_fdt_get(fd);
+
+	return f ? accel_recv1(f, buf, len, flags, from, fromlen) : r;
+}
+
+static __attribute__((noinline)) ssize_t
+read_checked(int fd, void *buf, size_t len)
+{
+	ssize_t r = FS_REAL(read, fd, buf, len);
+	struct fs_fd *f = fs_fdt_get(fd);
+
+	return f ? accel_recv1(f, buf, len, 0, NULL, NULL) : r;
 }
 
 FS_EXPORT ssize_t
@@ -197,14 +222,11 @@ recvmsg(int fd, struct msghdr *m, int flags)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
-	ssize_t r;
-
 	if (f)
 		return fs_ret(f->ops->recvmsg(f->sock, m, flags));
-	r = FS_REAL(recvmsg, fd, m, flags);
-	if (fs_unlikely(fs_accel_on) && (f = claimed_meanwhile(fd)))
-		return fs_ret(f->ops->recvmsg(f->sock, m, flags));
-	return r;
+	if (fs_likely(!fs_accel_on))
+		return FS_REAL(recvmsg, fd, m, flags);
+	return recvmsg_checked(fd, m, flags);
 }
 
 FS_EXPORT ssize_t
@@ -213,14 +235,11 @@ recvfrom(int fd, void *buf, size_t len, int flags, __SOCKADDR_ARG from,
 {
 	struct fs_fd *f = fs_lookup(fd);
 
-	ssize_t r;
-
 	if (fs_unlikely(f != NULL))
 		return accel_recv1(f, buf, len, flags, SA(from), fromlen);
-	r = FS_REAL(recvfrom, fd, buf, len, flags, SA(from), fromlen);
-	if (fs_unlikely(fs_accel_on) && (f = claimed_meanwhile(fd)))
-		return accel_recv1(f, buf, len, flags, SA(from), fromlen);
-	return r;
+	if (fs_likely(!fs_accel_on))
+		return FS_REAL(recvfrom, fd, buf, len, flags, SA(from), fromlen);
+	return recvfrom_checked(fd, buf, len, flags, SA(from), fromlen);
 }
 
 FS_EXPORT ssize_t
@@ -228,14 +247,11 @@ recv(int fd, void *buf, size_t len, int flags)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
-	ssize_t r;
-
 	if (fs_unlikely(f != NULL))
 		return accel_recv1(f, buf, len, flags, NULL, NULL);
-	r = FS_REAL(recv, fd, buf, len, flags);
-	if (fs_unlikely(fs_accel_on) && (f = claimed_meanwhile(fd)))
-		return accel_recv1(f, buf, len, flags, NULL, NULL);
-	return r;
+	if (fs_likely(!fs_accel_on))
+		return FS_REAL(recv, fd, buf, len, flags);
+	return recvfrom_checked(fd, buf, len, flags, NULL, NULL);
 }
 
 FS_EXPORT ssize_t
@@ -243,14 +259,11 @@ read(int fd, void *buf, size_t len)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
-	ssize_t r;
-
 	if (fs_unlikely(f != NULL))
 		return accel_recv1(f, buf, len, 0, NULL, NULL);
-	r = FS_REAL(read, fd, buf, len);
-	if (fs_unlikely(fs_accel_on) && (f = claimed_meanwhile(fd)))
-		return accel_recv1(f, buf, len, 0, NULL, NULL);
-	return r;
+	if (fs_likely(!fs_accel_on))
+		return FS_REAL(read, fd, buf, len);
+	return read_checked(fd, buf, len);
 }
 
 FS_EXPORT ssize_t

@@ -679,7 +679,7 @@ ep_has_members(struct ep_set *s)
  * the program's. When it was all there was, the set has accelerated members
  * now: wait on, the accelerated way (the remaining time is not tracked: a
  * kicked wait restarts its timeout, a wait may last up to twice as long). */
-static int
+static __attribute__((noinline)) int
 after_kernel_wait(int epfd, struct epoll_event *evs, int max, int r, int64_t timeout_ns,
 		  const sigset_t *mask)
 {
@@ -694,18 +694,29 @@ after_kernel_wait(int epfd, struct epoll_event *evs, int max, int r, int64_t tim
 	return r;
 }
 
+/* epoll_wait (pwait 0) or epoll_pwait (pwait 1) through the kernel, then
+ * after_kernel_wait: out of line, so that with acceleration off the
+ * wrappers tail-call libc. */
+static __attribute__((noinline)) int
+epoll_pwait_checked(int epfd, struct epoll_event *evs, int max, int timeout,
+		    const sigset_t *mask, int pwait)
+{
+	int r = pwait ? FS_REAL(epoll_pwait, epfd, evs, max, timeout, mask)
+		      : FS_REAL(epoll_wait, epfd, evs, max, timeout);
+
+	return after_kernel_wait(epfd, evs, max, r, timeout < 0 ? -1 : (int64_t)timeout * 1000000,
+				 mask);
+}
+
 FS_EXPORT int
 epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 {
 	struct ep_set *s = ep_get(epfd);
-	int r;
 
 	if (fs_likely(!ep_has_members(s))) {
-		r = FS_REAL(epoll_wait, epfd, evs, max, timeout);
-		if (fs_unlikely(fs_accel_on))
-			r = after_kernel_wait(epfd, evs, max, r,
-					      timeout < 0 ? -1 : (int64_t)timeout * 1000000, NULL);
-		return r;
+		if (fs_likely(!fs_accel_on))
+			return FS_REAL(epoll_wait, epfd, evs, max, timeout);
+		return epoll_pwait_checked(epfd, evs, max, timeout, NULL, 0);
 	}
 	return accel_epoll_wait(epfd, s, evs, max, timeout < 0 ? -1 : (int64_t)timeout * 1000000,
 				NULL);
@@ -719,11 +730,9 @@ epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const sigse
 	int r;
 
 	if (fs_likely(!ep_has_members(s))) {
-		r = FS_REAL(epoll_pwait, epfd, evs, max, timeout, mask);
-		if (fs_unlikely(fs_accel_on))
-			r = after_kernel_wait(epfd, evs, max, r,
-					      timeout < 0 ? -1 : (int64_t)timeout * 1000000, mask);
-		return r;
+		if (fs_likely(!fs_accel_on))
+			return FS_REAL(epoll_pwait, epfd, evs, max, timeout, mask);
+		return epoll_pwait_checked(epfd, evs, max, timeout, mask, 1);
 	}
 	return accel_epoll_wait(epfd, s, evs, max, timeout < 0 ? -1 : (int64_t)timeout * 1000000,
 				mask);
@@ -738,10 +747,10 @@ epoll_pwait2(int epfd, struct epoll_event *evs, int max, const struct timespec *
 	int r;
 
 	if (fs_likely(!ep_has_members(s))) {
-		r = FS_REAL(epoll_pwait2, epfd, evs, max, ts, mask);
-		if (fs_unlikely(fs_accel_on))
-			r = after_kernel_wait(epfd, evs, max, r, ts_to_ns(ts), mask);
-		return r;
+		if (fs_likely(!fs_accel_on))
+			return FS_REAL(epoll_pwait2, epfd, evs, max, ts, mask);
+		return after_kernel_wait(epfd, evs, max, FS_REAL(epoll_pwait2, epfd, evs, max, ts, mask),
+					 ts_to_ns(ts), mask);
 	}
 	return accel_epoll_wait(epfd, s, evs, max, ts_to_ns(ts), mask);
 }
