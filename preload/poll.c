@@ -727,8 +727,6 @@ epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout, const sigse
 {
 	struct ep_set *s = ep_get(epfd);
 
-	int r;
-
 	if (fs_likely(!ep_has_members(s))) {
 		if (fs_likely(!fs_accel_on))
 			return FS_REAL(epoll_pwait, epfd, evs, max, timeout, mask);
@@ -743,8 +741,6 @@ epoll_pwait2(int epfd, struct epoll_event *evs, int max, const struct timespec *
 	     const sigset_t *mask)
 {
 	struct ep_set *s = ep_get(epfd);
-
-	int r;
 
 	if (fs_likely(!ep_has_members(s))) {
 		if (fs_likely(!fs_accel_on))
