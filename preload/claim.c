@@ -16,7 +16,7 @@ static bool
 in_subnet(uint32_t addr)
 {
 	const struct fs_config *c = &fs_ctx.cfg;
-	uint32_t mask = htonl(~0u << (32 - c->prefix));
+	uint32_t mask = fs_prefix_mask(c->prefix);
 
 	return ((addr ^ c->ip) & mask) == 0;
 }

@@ -97,12 +97,6 @@ parse_addr(const char *s, uint32_t *out)
 	return (parse_ipv4(s, out, &e) == 0 && *e == '\0') ? 0 : -1;
 }
 
-static uint32_t
-prefix_mask(unsigned prefix)
-{
-	return prefix == 0 ? 0 : htonl(~0u << (32 - prefix));
-}
-
 /* PCI address: [dddd:]bb:dd.f in hex. */
 static bool
 is_pci(const char *s)
@@ -203,7 +197,7 @@ parse_endpoint(const char *s, struct fs_endpoint *ep)
 		}
 	}
 	ep->prefix = (uint8_t)pfx;
-	ep->addr &= prefix_mask((unsigned)pfx);
+	ep->addr &= fs_prefix_mask((unsigned)pfx);
 	if (*p == '\0')
 		return 0;
 	if (*p != ':')
@@ -453,8 +447,8 @@ parse_one(struct fs_config *c, int v, const char *val)
 		    parse_uint(e + 1, 1, 32, &pfx) < 0 || strlen(e + 1) > 2)
 			return bad(v, val, "ADDRESS/PREFIX such as 10.77.0.2/24");
 		c->prefix = (uint8_t)pfx;
-		host = ntohl(c->ip) & ~ntohl(prefix_mask(c->prefix));
-		if (c->prefix < 31 && (host == 0 || host == ~ntohl(prefix_mask(c->prefix))))
+		host = ntohl(c->ip) & ~ntohl(fs_prefix_mask(c->prefix));
+		if (c->prefix < 31 && (host == 0 || host == ~ntohl(fs_prefix_mask(c->prefix))))
 			return bad(v, val, "a host address, not the network or broadcast address");
 		if ((ntohl(c->ip) >> 28) >= 14 || (ntohl(c->ip) >> 24) == 0)
 			return bad(v, val, "a unicast address");
@@ -573,7 +567,7 @@ fs_cfg_parse(struct fs_config *c, char *const *envp)
 		errors++;
 	}
 	if (c->gw && c->ip &&
-	    ((c->gw ^ c->ip) & prefix_mask(c->prefix)) != 0) {
+	    ((c->gw ^ c->ip) & fs_prefix_mask(c->prefix)) != 0) {
 		FS_ERR("FASTSOCK_GW=%s is outside FASTSOCK_IP's subnet; everything runs on "
 		       "the kernel", val[V_GW]);
 		errors++;

@@ -62,6 +62,20 @@ struct fs_config {
 	int nrules;
 };
 
+/* The netmask of a prefix length 0..32, in network byte order. (Not htonl:
+ * lwIP defines it as a macro in files that include this header.) */
+static inline uint32_t
+fs_prefix_mask(unsigned prefix)
+{
+	uint32_t host = prefix == 0 ? 0 : ~0u << (32 - prefix);
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap32(host);
+#else
+	return host;
+#endif
+}
+
 /* Fills c from the FASTSOCK_* entries of envp (an environ-style array).
  * Each bad value is reported with one error line naming the variable, the
  * value and the accepted form; each unknown FASTSOCK_* name gets a warning

@@ -186,7 +186,7 @@ fs_nif_init(struct fs_dev *d, const struct fs_config *c)
 	hold_max = c->mbufs / 2;
 	lwip_init();
 	ip.addr = c->ip;
-	mask.addr = c->prefix ? htonl(~0u << (32 - c->prefix)) : 0;
+	mask.addr = fs_prefix_mask(c->prefix);
 	gw.addr = c->gw;
 	if (!netif_add(&nif, &ip, &mask, &gw, NULL, nif_init, ethernet_input))
 		return -ENODEV;

@@ -5,7 +5,7 @@
 static bool
 endpoint_matches(const struct fs_endpoint *e, uint32_t addr, uint16_t port)
 {
-	uint32_t mask = e->prefix ? htonl(~0u << (32 - e->prefix)) : 0;
+	uint32_t mask = fs_prefix_mask(e->prefix);
 	bool any_port = e->port_lo == 0 && e->port_hi == 65535;
 
 	if (e->prefix && (addr == 0 || ((addr ^ e->addr) & mask) != 0))

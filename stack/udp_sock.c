@@ -289,7 +289,7 @@ udp_bind_(void *s, const struct sockaddr *a, socklen_t n)
 static bool
 routable(uint32_t addr)
 {
-	uint32_t mask = fs_stk->cfg.prefix ? htonl(~0u << (32 - fs_stk->cfg.prefix)) : 0;
+	uint32_t mask = fs_prefix_mask(fs_stk->cfg.prefix);
 
 	return ((addr ^ fs_stk->cfg.ip) & mask) == 0 || fs_stk->cfg.gw != 0 ||
 	       IN_MULTICAST(ntohl(addr)) || addr == INADDR_BROADCAST;
@@ -618,7 +618,7 @@ loop_local(struct pbuf *p, uint32_t dst, uint16_t port, uint32_t src, uint16_t s
 static bool
 is_subnet_broadcast(uint32_t dst)
 {
-	uint32_t mask = htonl(~0u << (32 - fs_stk->cfg.prefix));
+	uint32_t mask = fs_prefix_mask(fs_stk->cfg.prefix);
 
 	return fs_stk->cfg.prefix < 31 && ((dst ^ fs_stk->cfg.ip) & mask) == 0 &&
 	       (dst & ~mask) == ~mask;
@@ -629,7 +629,7 @@ is_subnet_broadcast(uint32_t dst)
 static uint32_t
 next_hop(uint32_t dst)
 {
-	uint32_t mask = fs_stk->cfg.prefix ? htonl(~0u << (32 - fs_stk->cfg.prefix)) : 0;
+	uint32_t mask = fs_prefix_mask(fs_stk->cfg.prefix);
 
 	if (IN_MULTICAST(ntohl(dst)) || dst == INADDR_BROADCAST)
 		return 0;
