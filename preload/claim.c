@@ -83,14 +83,65 @@ wake_kernel_readers(int fd)
 	fs_in_stack--;
 }
 
+/* The rules' verdict for socket d; logs and returns true when a rule keeps
+ * it on the kernel. */
+static bool
+rule_says_kernel(int fd, enum fs_claim why, const struct fs_sock_desc *d)
+{
+	char msg[48];
+	bool accel;
+	int idx;
+
+	if (!fs_ctx.cfg.nrules)
+		return false;
+	idx = fs_rules_match(&fs_ctx.cfg, d, &accel);
+	if (accel)
+		return false;
+	snprintf(msg, sizeof(msg), "acceleration rule %d says kernel", idx + 1);
+	stays(fd, why, msg);
+	return true;
+}
+
+/* Starts the stack if need be; on failure (said once, by the stack)
+ * acceleration is off for the process. */
+static bool
+stack_up(void)
+{
+	if (fs_stk_ensure(&fs_ctx.cfg) == 0)
+		return true;
+	fs_accel_on = false;
+	return false;
+}
+
+/* Marks fd as served by s (a new stack socket, or NULL when it could not
+ * be made). Returns false, having closed s and said why, when that fails. */
+static bool
+mark(int fd, enum fs_claim why, void *s, const char *failure)
+{
+	if (s && fs_fdt_mark(fd, &fs_udp_ops, s) == 0)
+		return true;
+	if (s)
+		fs_udp_ops.close(s);
+	stays(fd, why, failure);
+	return false;
+}
+
+static bool
+nonblocking(int fd)
+{
+	int fl = FS_REAL(fcntl, fd, F_GETFL);
+
+	return fl >= 0 && (fl & O_NONBLOCK);
+}
+
 void
 fs_claim_wildcard(int fd)
 {
 	struct sockaddr_in local;
 	socklen_t ln = sizeof(local);
-	int type = 0, fl;
+	int type = 0;
 	socklen_t tn = sizeof(type);
-	void *s;
+	struct fs_sock_desc d;
 
 	if (fs_in_stack)
 		return;
@@ -103,32 +154,14 @@ fs_claim_wildcard(int fd)
 			stays(fd, FS_CLAIM_BIND, "TCP is not accelerated yet");
 		return;
 	}
-	if (fs_ctx.cfg.nrules) {
-		struct fs_sock_desc d = {FS_PROTO_UDP, FS_ROLE_SERVER, 0, 0, ntohs(local.sin_port), 0};
-		bool accel;
-		int idx = fs_rules_match(&fs_ctx.cfg, &d, &accel);
-
-		if (!accel) {
-			char why_rule[48];
-
-			snprintf(why_rule, sizeof(why_rule), "acceleration rule %d says kernel", idx + 1);
-			fs_in_stack--;
-			stays(fd, FS_CLAIM_BIND, why_rule);
-			return;
-		}
-	}
-	if (fs_stk_ensure(&fs_ctx.cfg) < 0) {
-		fs_accel_on = false;
+	d = (struct fs_sock_desc){FS_PROTO_UDP, FS_ROLE_SERVER, 0, 0, ntohs(local.sin_port), 0};
+	if (rule_says_kernel(fd, FS_CLAIM_BIND, &d) || !stack_up()) {
 		fs_in_stack--;
 		return;
 	}
-	fl = FS_REAL(fcntl, fd, F_GETFL);
-	s = fs_udp_open_wildcard(fd, fl >= 0 && (fl & O_NONBLOCK), ntohs(local.sin_port));
-	if (!s || fs_fdt_mark(fd, &fs_udp_ops, s) < 0) {
-		if (s)
-			fs_udp_ops.close(s);
+	if (!mark(fd, FS_CLAIM_BIND, fs_udp_open_wildcard(fd, nonblocking(fd), d.lport),
+		  "the stack cannot take its port")) {
 		fs_in_stack--;
-		stays(fd, FS_CLAIM_BIND, "the stack cannot take its port");
 		return;
 	}
 	fs_in_stack--;
@@ -142,8 +175,9 @@ fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)a;
 	struct sockaddr_in local;
 	socklen_t ln = sizeof(local);
-	int type = 0, fl, r;
+	int type = 0;
 	socklen_t tn = sizeof(type);
+	struct fs_sock_desc d;
 	uint32_t addr;
 	void *s;
 
@@ -190,45 +224,24 @@ fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
 		stays(fd, why, "already bound on the kernel");
 		return NULL;
 	}
-	if (fs_ctx.cfg.nrules) {
-		struct fs_sock_desc d = {FS_PROTO_UDP, FS_ROLE_CLIENT, fs_ctx.cfg.ip, 0, 0, 0};
-		bool accel;
-		int idx;
-
-		if (why == FS_CLAIM_BIND || why == FS_CLAIM_JOIN) {
-			d.role = FS_ROLE_SERVER;
-			d.lport = ntohs(sin->sin_port);
-			if (why == FS_CLAIM_JOIN &&
-			    FS_REAL(getsockname, fd, (struct sockaddr *)&local, &ln) == 0)
-				d.lport = ntohs(local.sin_port);
-		} else {
-			d.raddr = addr;
-			d.rport = ntohs(sin->sin_port);
-		}
-		idx = fs_rules_match(&fs_ctx.cfg, &d, &accel);
-		if (!accel) {
-			char why_rule[48];
-
-			snprintf(why_rule, sizeof(why_rule), "acceleration rule %d says kernel",
-				 idx + 1);
-			fs_in_stack--;
-			stays(fd, why, why_rule);
-			return NULL;
-		}
+	d = (struct fs_sock_desc){FS_PROTO_UDP, FS_ROLE_CLIENT, fs_ctx.cfg.ip, 0, 0, 0};
+	if (why == FS_CLAIM_BIND || why == FS_CLAIM_JOIN) {
+		d.role = FS_ROLE_SERVER;
+		d.lport = ntohs(sin->sin_port);
+		if (why == FS_CLAIM_JOIN &&
+		    FS_REAL(getsockname, fd, (struct sockaddr *)&local, &ln) == 0)
+			d.lport = ntohs(local.sin_port);
+	} else {
+		d.raddr = addr;
+		d.rport = ntohs(sin->sin_port);
 	}
-	r = fs_stk_ensure(&fs_ctx.cfg);
-	if (r < 0) {
-		fs_accel_on = false; /* the stack could not start: say it once */
+	if (rule_says_kernel(fd, why, &d) || !stack_up()) {
 		fs_in_stack--;
 		return NULL;
 	}
-	fl = FS_REAL(fcntl, fd, F_GETFL);
-	s = fs_udp_open(fd, fl >= 0 && (fl & O_NONBLOCK));
-	if (!s || fs_fdt_mark(fd, &fs_udp_ops, s) < 0) {
-		if (s)
-			fs_udp_ops.close(s);
+	s = fs_udp_open(fd, nonblocking(fd));
+	if (!mark(fd, why, s, "out of memory")) {
 		fs_in_stack--;
-		stays(fd, why, "out of memory");
 		return NULL;
 	}
 	if (why == FS_CLAIM_JOIN) {
