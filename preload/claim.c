@@ -21,7 +21,7 @@ in_subnet(uint32_t addr)
 	return ((addr ^ c->ip) & mask) == 0;
 }
 
-static const char *const why_name[] = {"bind", "connect", "sendto", "multicast join"};
+static const char *const why_name[] = {"bind", "connect", "sendto", "multicast join", "listen"};
 
 /* One bit per fd: its "stays on the kernel" line was written. */
 static uint8_t told[FS_FDT_MAX / 8];
@@ -116,12 +116,12 @@ stack_up(void)
 /* Marks fd as served by s (a new stack socket, or NULL when it could not
  * be made). Returns false, having closed s and said why, when that fails. */
 static bool
-mark(int fd, enum fs_claim why, void *s, const char *failure)
+mark(int fd, enum fs_claim why, const struct fs_sock_ops *ops, void *s, const char *failure)
 {
-	if (s && fs_fdt_mark(fd, &fs_udp_ops, s) == 0)
+	if (s && fs_fdt_mark(fd, ops, s) == 0)
 		return true;
 	if (s)
-		fs_udp_ops.close(s);
+		ops->close(s);
 	stays(fd, why, failure);
 	return false;
 }
@@ -146,12 +146,11 @@ fs_claim_wildcard(int fd)
 	if (fs_in_stack)
 		return;
 	fs_in_stack++;
+	/* A TCP socket is claimed at listen (or connect), not here. */
 	if (FS_REAL(getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &tn) < 0 || type != SOCK_DGRAM ||
 	    FS_REAL(getsockname, fd, (struct sockaddr *)&local, &ln) < 0 ||
 	    local.sin_family != AF_INET) {
 		fs_in_stack--;
-		if (type == SOCK_STREAM)
-			stays(fd, FS_CLAIM_BIND, "TCP is not accelerated yet");
 		return;
 	}
 	d = (struct fs_sock_desc){FS_PROTO_UDP, FS_ROLE_SERVER, 0, 0, ntohs(local.sin_port), 0};
@@ -159,7 +158,7 @@ fs_claim_wildcard(int fd)
 		fs_in_stack--;
 		return;
 	}
-	if (!mark(fd, FS_CLAIM_BIND, fs_udp_open_wildcard(fd, nonblocking(fd), d.lport),
+	if (!mark(fd, FS_CLAIM_BIND, &fs_udp_ops, fs_udp_open_wildcard(fd, nonblocking(fd), d.lport),
 		  "the stack cannot take its port")) {
 		fs_in_stack--;
 		return;
@@ -178,6 +177,7 @@ fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
 	int type = 0;
 	socklen_t tn = sizeof(type);
 	struct fs_sock_desc d;
+	const struct fs_sock_ops *ops;
 	uint32_t addr;
 	void *s;
 
@@ -210,21 +210,28 @@ fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
 		break;
 	case FS_CLAIM_JOIN:
 		break; /* the caller checked the interface address */
+	case FS_CLAIM_LISTEN:
+		return NULL; /* fs_claim_listen's */
 	}
 	fs_in_stack++;
-	if (FS_REAL(getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &tn) < 0 || type != SOCK_DGRAM) {
+	if (FS_REAL(getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &tn) < 0 ||
+	    (type != SOCK_DGRAM && type != SOCK_STREAM) ||
+	    (type == SOCK_STREAM && why != FS_CLAIM_BIND && why != FS_CLAIM_CONNECT)) {
 		fs_in_stack--;
-		if (type == SOCK_STREAM)
-			stays(fd, why, "TCP is not accelerated yet");
 		return NULL;
 	}
+	/* A socket the kernel bound keeps its binding, except that a TCP
+	 * client bound to the wildcard connects through us from that port. */
 	if (why != FS_CLAIM_BIND && why != FS_CLAIM_JOIN &&
-	    (FS_REAL(getsockname, fd, (struct sockaddr *)&local, &ln) < 0 || local.sin_port != 0)) {
+	    (FS_REAL(getsockname, fd, (struct sockaddr *)&local, &ln) < 0 ||
+	     (local.sin_port != 0 && (type != SOCK_STREAM || local.sin_addr.s_addr != INADDR_ANY)))) {
 		fs_in_stack--;
 		stays(fd, why, "already bound on the kernel");
 		return NULL;
 	}
-	d = (struct fs_sock_desc){FS_PROTO_UDP, FS_ROLE_CLIENT, fs_ctx.cfg.ip, 0, 0, 0};
+	ops = type == SOCK_STREAM ? &fs_tcp_ops : &fs_udp_ops;
+	d = (struct fs_sock_desc){type == SOCK_STREAM ? FS_PROTO_TCP : FS_PROTO_UDP, FS_ROLE_CLIENT,
+				  fs_ctx.cfg.ip, 0, 0, 0};
 	if (why == FS_CLAIM_BIND || why == FS_CLAIM_JOIN) {
 		d.role = FS_ROLE_SERVER;
 		d.lport = ntohs(sin->sin_port);
@@ -239,10 +246,15 @@ fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
 		fs_in_stack--;
 		return NULL;
 	}
-	s = fs_udp_open(fd, nonblocking(fd));
-	if (!mark(fd, why, s, "out of memory")) {
+	s = type == SOCK_STREAM ? fs_tcp_open(fd, nonblocking(fd)) : fs_udp_open(fd, nonblocking(fd));
+	if (!mark(fd, why, ops, s, "out of memory")) {
 		fs_in_stack--;
 		return NULL;
+	}
+	if (type == SOCK_STREAM && why == FS_CLAIM_CONNECT && local.sin_port != 0) {
+		local.sin_addr.s_addr = INADDR_ANY;
+		if (ops->bind(s, (struct sockaddr *)&local, sizeof(local)) < 0)
+			stays(fd, why, "the stack cannot take its port");
 	}
 	if (why == FS_CLAIM_JOIN) {
 		/* Joined after a kernel bind: the stack binds the same port. */
@@ -252,6 +264,43 @@ fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
 	fs_in_stack--;
 	FS_DBG("fd %d accelerated at %s", fd, why_name[why]);
 	fs_epoll_claimed(fd, fs_fdt_get(fd));
-	wake_kernel_readers(fd);
+	if (type == SOCK_DGRAM)
+		wake_kernel_readers(fd);
 	return fs_fdt_get(fd);
+}
+
+void
+fs_claim_listen(int fd, int backlog)
+{
+	struct sockaddr_in local;
+	socklen_t ln = sizeof(local);
+	int type = 0;
+	socklen_t tn = sizeof(type);
+	struct fs_sock_desc d;
+
+	if (fs_in_stack)
+		return;
+	fs_in_stack++;
+	if (FS_REAL(getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &tn) < 0 || type != SOCK_STREAM ||
+	    FS_REAL(getsockname, fd, (struct sockaddr *)&local, &ln) < 0 ||
+	    local.sin_family != AF_INET) {
+		fs_in_stack--;
+		return;
+	}
+	if (local.sin_addr.s_addr != INADDR_ANY) {
+		fs_in_stack--;
+		stays_addr(fd, FS_CLAIM_LISTEN, "listening on", local.sin_addr.s_addr);
+		return;
+	}
+	d = (struct fs_sock_desc){FS_PROTO_TCP, FS_ROLE_SERVER, 0, 0, ntohs(local.sin_port), 0};
+	if (rule_says_kernel(fd, FS_CLAIM_LISTEN, &d) || !stack_up() ||
+	    !mark(fd, FS_CLAIM_LISTEN, &fs_tcp_ops,
+		  fs_tcp_listen_wildcard(fd, nonblocking(fd), d.lport, backlog),
+		  "the stack cannot take its port")) {
+		fs_in_stack--;
+		return;
+	}
+	fs_in_stack--;
+	FS_DBG("fd %d accelerated at listen, wildcard: served on both paths", fd);
+	fs_epoll_claimed(fd, fs_fdt_get(fd));
 }

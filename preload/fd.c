@@ -167,9 +167,10 @@ dt_int(void *s, int v)
 }
 
 static int
-dt_accept(void *s, struct sockaddr *a, socklen_t *n, int fl)
+dt_accept(void *s, struct sockaddr *a, socklen_t *n, int fl, void **conn)
 {
 	(void)s, (void)a, (void)n, (void)fl;
+	*conn = NULL;
 	return -EBADFD;
 }
 

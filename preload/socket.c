@@ -98,9 +98,34 @@ listen(int fd, int backlog)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
+	int r;
+
 	if (f)
 		return (int)fs_ret(f->ops->listen(f->sock, backlog));
-	return FS_REAL(listen, fd, backlog);
+	r = FS_REAL(listen, fd, backlog);
+	if (r == 0 && fs_unlikely(fs_accel_on))
+		fs_claim_listen(fd, backlog);
+	return r;
+}
+
+/* A connection the stack accepted gets the kernel fd the stack made for
+ * it, marked as the stack's; one the kernel side of a wildcard listener
+ * gave is a plain kernel fd. */
+static int
+accel_accept(struct fs_fd *f, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	void *conn = NULL;
+	int r = f->ops->accept(f->sock, addr, len, flags, &conn);
+
+	if (r < 0)
+		return (int)fs_ret(r);
+	forget_stale(r);
+	if (conn && fs_fdt_mark(r, f->ops, conn) < 0) {
+		f->ops->close(conn);
+		FS_REAL(close, r);
+		return (int)fs_ret(-EMFILE);
+	}
+	return r;
 }
 
 FS_EXPORT int
@@ -110,7 +135,7 @@ accept4(int fd, __SOCKADDR_ARG addr, socklen_t *len, int flags)
 	int r;
 
 	if (f)
-		return (int)fs_ret(f->ops->accept(f->sock, SA(addr), len, flags));
+		return accel_accept(f, SA(addr), len, flags);
 	r = FS_REAL(accept4, fd, SA(addr), len, flags);
 	forget_stale(r);
 	return r;
@@ -123,7 +148,7 @@ accept(int fd, __SOCKADDR_ARG addr, socklen_t *len)
 	int r;
 
 	if (f)
-		return (int)fs_ret(f->ops->accept(f->sock, SA(addr), len, 0));
+		return accel_accept(f, SA(addr), len, 0);
 	r = FS_REAL(accept, fd, SA(addr), len);
 	forget_stale(r);
 	return r;

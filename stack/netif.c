@@ -96,6 +96,28 @@ check_frame(const uint8_t *b, uint16_t len)
 	return fs_csum_fold(sum) == 0xffff ? FRAME_OK : FRAME_BAD_CSUM;
 }
 
+/* A SYN (without ACK) to a listener whose accept queue is full is dropped
+ * here, as the kernel drops it: the peer retries later. The frame passed
+ * check_frame. */
+static bool
+syn_refused(const uint8_t *b, uint16_t len)
+{
+	const uint8_t *ip = b + SIZEOF_ETH_HDR, *tcp;
+	unsigned ihl;
+	uint32_t dst;
+
+	if (b[12] != 0x08 || b[13] != 0x00 || ip[9] != 6)
+		return false;
+	ihl = (ip[0] & 15u) * 4;
+	if (len < SIZEOF_ETH_HDR + ihl + 20)
+		return false;
+	tcp = ip + ihl;
+	if ((tcp[13] & 0x12) != 0x02)
+		return false;
+	memcpy(&dst, ip + 16, 4);
+	return !fs_tcp_syn_admit(dst, (uint16_t)(tcp[2] << 8 | tcp[3]));
+}
+
 void
 fs_nif_input(struct fs_rxframe *f)
 {
@@ -108,6 +130,11 @@ fs_nif_input(struct fs_rxframe *f)
 			fs_stk->drops.rx_bad_frame++;
 		else
 			fs_stk->drops.rx_bad_csum++;
+		dev->ops->rx_free(dev, f->handle);
+		return;
+	}
+	if (fs_unlikely(syn_refused(f->data, f->len))) {
+		fs_stk->drops.tcp_listen_overflow++;
 		dev->ops->rx_free(dev, f->handle);
 		return;
 	}

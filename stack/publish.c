@@ -68,7 +68,9 @@ fs_pub_update(bool force)
 	pub->drops[FS_DROP_TX_NOBUF] = d->tx_nobuf;
 	pub->drops[FS_DROP_TX_FULL] = d->tx_full;
 	pub->drops[FS_DROP_TX_ARP] = fs_stk->drops.tx_arp;
+	pub->drops[FS_DROP_LISTEN_OVERFLOW] = fs_stk->drops.tcp_listen_overflow;
 	pub->nsocks = fs_udp_publish(pub->socks, FS_PUB_SOCKS);
+	pub->nsocks += fs_tcp_publish(pub->socks + pub->nsocks, FS_PUB_SOCKS - pub->nsocks);
 	pub->narp = fs_nif_publish_arp(pub->arp, FS_PUB_ARP);
 	__atomic_add_fetch(&pub->seq, 1, __ATOMIC_ACQ_REL); /* even: done */
 }

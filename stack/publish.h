@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define FS_PUB_MAGIC 0x66737374u /* "fsst" */
-#define FS_PUB_VERSION 1u
+#define FS_PUB_VERSION 2u
 #define FS_PUB_SOCKS 256
 #define FS_PUB_ARP 32
 #define FS_PUB_PERIOD_MS 250
@@ -20,12 +20,13 @@
 
 enum fs_pub_drop {
 	FS_DROP_BAD_FRAME, FS_DROP_BAD_CSUM, FS_DROP_NOMEM, FS_DROP_QUEUE_FULL,
-	FS_DROP_TX_NOBUF, FS_DROP_TX_FULL, FS_DROP_TX_ARP, FS_DROP_COUNT
+	FS_DROP_TX_NOBUF, FS_DROP_TX_FULL, FS_DROP_TX_ARP, FS_DROP_LISTEN_OVERFLOW,
+	FS_DROP_COUNT
 };
 
 struct fs_pub_sock {
 	int32_t fd;
-	uint8_t proto; /* 17: UDP */
+	uint8_t proto; /* 17: UDP, 6: TCP (dgrams count bytes) */
 	uint8_t connected;
 	uint16_t lport, rport; /* host order */
 	uint32_t laddr, raddr; /* network order */
@@ -56,7 +57,7 @@ struct fs_pub {
 
 static const char *const fs_pub_drop_name[FS_DROP_COUNT] = {
 	"bad frame", "bad checksum", "no memory", "socket queue full",
-	"tx no buffer", "tx ring full", "arp unresolved",
+	"tx no buffer", "tx ring full", "arp unresolved", "listen overflow",
 };
 
 #endif

@@ -17,8 +17,10 @@ struct fs_sock_ops {
 	int (*bind)(void *s, const struct sockaddr *a, socklen_t n);
 	int (*connect)(void *s, const struct sockaddr *a, socklen_t n);
 	int (*listen)(void *s, int backlog);
-	/* Returns the new connection's fd, already marked accelerated. */
-	int (*accept)(void *s, struct sockaddr *a, socklen_t *n, int flags);
+	/* Takes a connection: returns its new kernel fd and sets *conn to the
+	 * stack socket serving it (the caller marks the fd), or *conn = NULL
+	 * when the kernel side of a wildcard listener gave it. */
+	int (*accept)(void *s, struct sockaddr *a, socklen_t *n, int flags, void **conn);
 	int (*shutdown)(void *s, int how);
 	/* Local (peer == 0) or remote address, truncated as the kernel does. */
 	int (*name)(void *s, struct sockaddr *a, socklen_t *n, int peer);
@@ -72,6 +74,15 @@ int fs_stk_ensure(const struct fs_config *c);
  * options). Returns NULL when out of memory. */
 void *fs_udp_open(int kfd, bool nonblock);
 extern const struct fs_sock_ops fs_udp_ops;
+
+/* A new TCP socket on the stack for kernel fd kfd. NULL when out of memory. */
+void *fs_tcp_open(int kfd, bool nonblock);
+extern const struct fs_sock_ops fs_tcp_ops;
+
+/* A TCP listener on the kernel at the wildcard address and port: the stack
+ * listens on the same port and accept() returns connections from both.
+ * NULL when out of memory or the stack cannot take that port. */
+void *fs_tcp_listen_wildcard(int kfd, bool nonblock, uint16_t port, int backlog);
 
 /* Waits until ready(arg) is true, a kernel fd in kfds (nk of them) is
  * ready, or timeout_ns passes (negative: forever): spins FASTSOCK_SPIN_US

@@ -22,6 +22,7 @@ struct fs_drops {
 	uint64_t rx_queue_full; /* a socket's receive queue was full */
 	uint64_t rx_no_socket;	/* UDP to a port nobody bound (ICMP sent) */
 	uint64_t tx_arp;	/* nonblocking sends past lwIP's ARP queue */
+	uint64_t tcp_listen_overflow; /* SYNs to a listener whose accept queue is full */
 };
 
 /* A thread sleeping until the stack has news: the stack writes efd. */
@@ -89,6 +90,11 @@ void fs_pub_open(void);
 void fs_pub_update(bool force);
 /* Fill the tables; return how many entries were written. */
 unsigned fs_udp_publish(struct fs_pub_sock *s, unsigned max);
+unsigned fs_tcp_publish(struct fs_pub_sock *s, unsigned max);
+
+/* Whether a SYN to a listener on dst:port may go to lwIP: false while its
+ * accept queue is full (the kernel drops such SYNs; the peer retries). */
+bool fs_tcp_syn_admit(uint32_t dst, uint16_t port);
 unsigned fs_nif_publish_arp(struct fs_pub_arp *a, unsigned max);
 
 /* lwIP glue (netif.c). */

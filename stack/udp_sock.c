@@ -335,8 +335,9 @@ udp_listen_(void *s, int backlog)
 }
 
 static int
-udp_accept_(void *s, struct sockaddr *a, socklen_t *n, int flags)
+udp_accept_(void *s, struct sockaddr *a, socklen_t *n, int flags, void **conn)
 {
+	*conn = NULL;
 	(void)s;
 	(void)a;
 	(void)n;

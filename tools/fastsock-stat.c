@@ -133,6 +133,15 @@ age_s(const struct fs_pub *p)
 	return ((double)t.tv_sec * 1e9 + (double)t.tv_nsec - (double)p->updated_ns) / 1e9;
 }
 
+/* A socket's state as ss(8) names it. */
+static const char *
+state_name(const struct fs_pub_sock *s)
+{
+	if (s->proto != 6)
+		return s->connected ? "ESTAB" : "UNCONN";
+	return s->connected ? "ESTAB" : s->rport == 0 ? "LISTEN" : "CLOSED";
+}
+
 static void
 show_text(const struct fs_pub *p)
 {
@@ -165,9 +174,9 @@ show_text(const struct fs_pub *p)
 	for (i = 0; i < p->nsocks && i < FS_PUB_SOCKS; i++) {
 		const struct fs_pub_sock *s = &p->socks[i];
 
-		printf("  %-5s %-22s %-22s %-6s %7u %7u %11llu %11llu %8llu %5d\n", "udp",
+		printf("  %-5s %-22s %-22s %-6s %7u %7u %11llu %11llu %8llu %5d\n", s->proto == 6 ? "tcp" : "udp",
 		       addr(s->laddr, s->lport, a, sizeof(a)),
-		       addr(s->raddr, s->rport, b, sizeof(b)), s->connected ? "ESTAB" : "UNCONN",
+		       addr(s->raddr, s->rport, b, sizeof(b)), state_name(s),
 		       s->rx_queued, s->rx_queued_bytes, (unsigned long long)s->rx_dgrams,
 		       (unsigned long long)s->tx_dgrams, (unsigned long long)s->drops, s->fd);
 	}
@@ -203,11 +212,12 @@ show_json(const struct fs_pub *p, int first)
 	for (i = 0; i < p->nsocks && i < FS_PUB_SOCKS; i++) {
 		const struct fs_pub_sock *s = &p->socks[i];
 
-		printf("%s{\"proto\": \"udp\", \"fd\": %d, \"local\": \"%s\", \"remote\": \"%s\", "
+		printf("%s{\"proto\": \"%s\", \"fd\": %d, \"local\": \"%s\", \"remote\": \"%s\", "
 		       "\"state\": \"%s\", \"recv_q\": %u, \"recv_q_bytes\": %u, \"rx_dgrams\": %llu, "
 		       "\"tx_dgrams\": %llu, \"drops\": %llu}",
-		       i ? ", " : "", s->fd, addr(s->laddr, s->lport, a, sizeof(a)),
-		       addr(s->raddr, s->rport, b, sizeof(b)), s->connected ? "ESTAB" : "UNCONN",
+		       i ? ", " : "", s->proto == 6 ? "tcp" : "udp", s->fd,
+		       addr(s->laddr, s->lport, a, sizeof(a)), addr(s->raddr, s->rport, b, sizeof(b)),
+		       state_name(s),
 		       s->rx_queued, s->rx_queued_bytes, (unsigned long long)s->rx_dgrams,
 		       (unsigned long long)s->tx_dgrams, (unsigned long long)s->drops);
 	}

@@ -103,8 +103,9 @@ f_listen(void *s, int backlog)
 }
 
 static int
-f_accept(void *s, struct sockaddr *a, socklen_t *n, int flags)
+f_accept(void *s, struct sockaddr *a, socklen_t *n, int flags, void **conn)
 {
+	*conn = NULL;
 	(void)s;
 	(void)a;
 	(void)n;

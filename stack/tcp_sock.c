@@ -1,0 +1,1357 @@
+/* TCP sockets on lwIP's raw API with the kernel's semantics. Everything a
+ * socket holds is under the stack lock; the few fields read without it
+ * (rx_len, fin, err, aq_n, gen) are hints that are checked again under the
+ * lock, so an empty nonblocking receive takes no lock at all.
+ *
+ * Error model, as Linux: a connection reset (RST), a connect refused or a
+ * timeout sets a pending error that the next call (or SO_ERROR) reports
+ * once; afterwards reads see end of file and writes EPIPE. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <unistd.h>
+/* netinet/tcp.h's TCP_MSS (a constant of old BSD) is not lwIP's. */
+#undef TCP_MSS
+
+#include <lwip/ip.h>
+#include <lwip/ip4.h>
+#include <lwip/netif.h>
+#include <lwip/pbuf.h>
+#include <lwip/priv/tcp_priv.h>
+#include <lwip/tcp.h>
+
+#include "log.h"
+#include "publish.h"
+#include "sock.h"
+#include "stack.h"
+
+#define SOMAXCONN_LINUX 4096
+/* A sender waiting for room in a full device queue sleeps at most this
+ * long at a time (memif tells nobody when its ring drains). */
+#define TX_SLICE_NS 20000
+
+enum tstate { T_NEW, T_LISTEN, T_CONNECTING, T_CONNECTED, T_CLOSED };
+
+struct fs_tcp {
+	struct tcp_pcb *pcb; /* NULL once lwIP freed it */
+	int kfd;	     /* the program's kernel socket (-1: not accepted yet) */
+	enum tstate st;
+	bool nonblock;
+	bool dual;	     /* a wildcard listener: the kernel listens too */
+	bool ever_connected;
+	/* Receive queue: lwIP's pbufs linked by next (their tot_len is not
+	 * kept up to date), rx_off bytes of the first consumed. */
+	struct pbuf *rx, *rx_tail;
+	size_t rx_len;
+	uint16_t rx_off;
+	bool fin;	     /* the peer's FIN arrived */
+	bool rd_shut, wr_shut;
+	int err;	     /* pending error, reported once */
+	bool reset;	     /* died by RST or timeout: writes get EPIPE */
+	uint32_t gen;	     /* moves on every arrival, ack and error */
+	/* Listener: established connections not yet accepted. */
+	struct fs_tcp *aq_head, *aq_tail, *aq_next;
+	unsigned aq_n, backlog;
+	struct fs_tcp *listener; /* a connection still in its accept queue */
+	/* Options the data path needs; the kernel socket keeps them all. */
+	int64_t rcvtimeo_ns, sndtimeo_ns;
+	bool nodelay, cork, keepalive;
+	int linger_on, linger_s;
+	uint32_t keep_idle_s, keep_intvl_s, keep_cnt;
+	uint32_t snd_limit;  /* bytes in flight allowed by SO_SNDBUF (0: lwIP's) */
+	uint32_t rcv_limit;  /* receive window allowed by SO_RCVBUF (0: lwIP's) */
+	uint64_t rx_bytes, tx_bytes;
+	struct fs_tcp *next; /* all sockets, for fastsock-stat */
+};
+
+static struct fs_tcp *all;
+
+static int
+kopt_get(int kfd, int level, int opt, void *v, socklen_t *n)
+{
+	return syscall(SYS_getsockopt, kfd, level, opt, v, n) < 0 ? -errno : 0;
+}
+
+static int
+kopt_set(int kfd, int level, int opt, const void *v, socklen_t n)
+{
+	return syscall(SYS_setsockopt, kfd, level, opt, v, n) < 0 ? -errno : 0;
+}
+
+static int
+kopt_int(int kfd, int level, int opt, int dflt)
+{
+	int v = dflt;
+	socklen_t n = sizeof(v);
+
+	kopt_get(kfd, level, opt, &v, &n);
+	return v;
+}
+
+static int64_t
+kopt_timeo_ns(int kfd, int opt)
+{
+	struct timeval tv = {0, 0};
+	socklen_t n = sizeof(tv);
+
+	if (kopt_get(kfd, SOL_SOCKET, opt, &tv, &n) < 0 || (tv.tv_sec == 0 && tv.tv_usec == 0))
+		return -1;
+	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+}
+
+static void
+link_in(struct fs_tcp *t)
+{
+	t->next = all;
+	all = t;
+}
+
+static void
+unlink_(struct fs_tcp *t)
+{
+	struct fs_tcp **pp;
+
+	for (pp = &all; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			return;
+		}
+}
+
+static void
+bump(struct fs_tcp *t)
+{
+	__atomic_add_fetch(&t->gen, 1, __ATOMIC_RELEASE);
+	fs_stk_news();
+}
+
+/* lwIP's view of the options, from ours. Under the stack lock. */
+static void
+apply_opts(struct fs_tcp *t)
+{
+	struct tcp_pcb *pcb = t->pcb;
+
+	if (!pcb || t->st == T_LISTEN)
+		return;
+	/* A cork holds small segments back as Nagle does (lwIP has no cork;
+	 * uncorking pushes them out). */
+	if (t->nodelay && !t->cork)
+		tcp_nagle_disable(pcb);
+	else
+		tcp_nagle_enable(pcb);
+	if (t->keepalive)
+		ip_set_option(pcb, SOF_KEEPALIVE);
+	else
+		ip_reset_option(pcb, SOF_KEEPALIVE);
+	pcb->keep_idle = t->keep_idle_s * 1000;
+	pcb->keep_intvl = t->keep_intvl_s * 1000;
+	pcb->keep_cnt = t->keep_cnt;
+}
+
+/* Reads back from the kernel socket every option we keep a copy of. */
+static void
+sync_opts(struct fs_tcp *t)
+{
+	struct linger l = {0, 0};
+	socklen_t n = sizeof(l);
+
+	t->rcvtimeo_ns = kopt_timeo_ns(t->kfd, SO_RCVTIMEO);
+	t->sndtimeo_ns = kopt_timeo_ns(t->kfd, SO_SNDTIMEO);
+	t->nodelay = kopt_int(t->kfd, IPPROTO_TCP, TCP_NODELAY, 0) != 0;
+	t->cork = kopt_int(t->kfd, IPPROTO_TCP, TCP_CORK, 0) != 0;
+	t->keepalive = kopt_int(t->kfd, SOL_SOCKET, SO_KEEPALIVE, 0) != 0;
+	t->keep_idle_s = (uint32_t)kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPIDLE, 7200);
+	t->keep_intvl_s = (uint32_t)kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPINTVL, 75);
+	t->keep_cnt = (uint32_t)kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPCNT, 9);
+	if (kopt_get(t->kfd, SOL_SOCKET, SO_LINGER, &l, &n) == 0) {
+		t->linger_on = l.l_onoff;
+		t->linger_s = l.l_linger;
+	}
+}
+
+static struct fs_tcp *
+sock_alloc(int kfd, bool nonblock)
+{
+	struct fs_tcp *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->kfd = kfd;
+	t->nonblock = nonblock;
+	t->rcvtimeo_ns = t->sndtimeo_ns = -1;
+	t->keep_idle_s = 7200;
+	t->keep_intvl_s = 75;
+	t->keep_cnt = 9;
+	return t;
+}
+
+/* ---- lwIP callbacks (under the stack lock) ---- */
+
+static err_t
+on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct fs_tcp *t = arg;
+
+	(void)pcb;
+	(void)err;
+	if (!p) {
+		t->fin = true;
+	} else {
+		struct pbuf *last = p;
+
+		while (last->next)
+			last = last->next;
+		if (t->rx)
+			t->rx_tail->next = p;
+		else
+			t->rx = p;
+		t->rx_tail = last;
+		__atomic_add_fetch(&t->rx_len, p->tot_len, __ATOMIC_RELEASE);
+		t->rx_bytes += p->tot_len;
+	}
+	bump(t);
+	return ERR_OK;
+}
+
+static err_t
+on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	(void)pcb;
+	(void)len;
+	bump(arg);
+	return ERR_OK;
+}
+
+/* lwIP has freed the pcb. */
+static void
+on_err(void *arg, err_t err)
+{
+	struct fs_tcp *t = arg;
+
+	t->pcb = NULL;
+	if (err == ERR_RST)
+		t->err = t->st == T_CONNECTING ? ECONNREFUSED : ECONNRESET;
+	else if (err == ERR_ABRT)
+		t->err = ETIMEDOUT; /* retransmissions or keepalives gave up */
+	else
+		t->err = ECONNRESET;
+	t->st = T_CLOSED;
+	t->reset = true;
+	bump(t);
+}
+
+static err_t
+on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct fs_tcp *t = arg;
+
+	(void)pcb;
+	(void)err;
+	t->st = T_CONNECTED;
+	t->ever_connected = true;
+	if (t->rcv_limit && t->rcv_limit < pcb->rcv_wnd)
+		pcb->rcv_wnd = t->rcv_limit;
+	bump(t);
+	return ERR_OK;
+}
+
+static void
+set_callbacks(struct fs_tcp *t)
+{
+	tcp_arg(t->pcb, t);
+	tcp_recv(t->pcb, on_recv);
+	tcp_sent(t->pcb, on_sent);
+	tcp_err(t->pcb, on_err);
+}
+
+static void
+clear_callbacks(struct tcp_pcb *pcb)
+{
+	tcp_arg(pcb, NULL);
+	tcp_recv(pcb, NULL);
+	tcp_sent(pcb, NULL);
+	tcp_err(pcb, NULL);
+}
+
+/* A connection arrived on a listener: it waits in the accept queue for a
+ * kernel fd until the program accepts it. */
+static err_t
+on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct fs_tcp *l = arg, *c;
+
+	if (err != ERR_OK || !pcb)
+		return ERR_VAL;
+	/* The SYN was admitted only while the queue had room (fs_tcp_syn_admit);
+	 * this is the kernel's limit of backlog + 1 as a last guard. */
+	if (l->aq_n > l->backlog || !(c = sock_alloc(-1, false))) {
+		fs_stk->drops.tcp_listen_overflow++;
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	c->pcb = pcb;
+	c->st = T_CONNECTED;
+	c->ever_connected = true;
+	c->listener = l;
+	/* Inherited from the listener, as the kernel's accepted sockets do. */
+	c->nodelay = l->nodelay;
+	c->keepalive = l->keepalive;
+	c->keep_idle_s = l->keep_idle_s;
+	c->keep_intvl_s = l->keep_intvl_s;
+	c->keep_cnt = l->keep_cnt;
+	c->linger_on = l->linger_on;
+	c->linger_s = l->linger_s;
+	c->snd_limit = l->snd_limit;
+	c->rcv_limit = l->rcv_limit;
+	if (c->rcv_limit && c->rcv_limit < pcb->rcv_wnd)
+		pcb->rcv_wnd = c->rcv_limit;
+	set_callbacks(c);
+	apply_opts(c);
+	if (l->aq_tail)
+		l->aq_tail->aq_next = c;
+	else
+		l->aq_head = c;
+	l->aq_tail = c;
+	l->aq_n++;
+	link_in(c);
+	bump(l);
+	return ERR_OK;
+}
+
+bool
+fs_tcp_syn_admit(uint32_t dst, uint16_t port)
+{
+	struct fs_tcp *t;
+
+	for (t = all; t; t = t->next) {
+		if (t->st != T_LISTEN || !t->pcb || t->pcb->local_port != port)
+			continue;
+		if (!ip_addr_isany(&t->pcb->local_ip) &&
+		    ip4_addr_get_u32(ip_2_ip4(&t->pcb->local_ip)) != dst)
+			continue;
+		return t->aq_n <= t->backlog;
+	}
+	return true; /* lwIP answers with RST */
+}
+
+/* ---- set-up ---- */
+
+void *
+fs_tcp_open(int kfd, bool nonblock)
+{
+	struct fs_tcp *t = sock_alloc(kfd, nonblock);
+
+	if (!t)
+		return NULL;
+	sync_opts(t);
+	pthread_mutex_lock(&fs_stk->lock);
+	t->pcb = tcp_new();
+	if (t->pcb) {
+		set_callbacks(t);
+		apply_opts(t);
+		link_in(t);
+	}
+	pthread_mutex_unlock(&fs_stk->lock);
+	if (!t->pcb) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static int
+check_sin(const struct sockaddr *a, socklen_t n, const struct sockaddr_in **sin)
+{
+	if (!a || n < sizeof(struct sockaddr_in))
+		return -EINVAL;
+	if (a->sa_family != AF_INET)
+		return -EAFNOSUPPORT;
+	*sin = (const struct sockaddr_in *)a;
+	return 0;
+}
+
+static int
+lwip_errno(err_t e)
+{
+	switch (e) {
+	case ERR_OK:
+		return 0;
+	case ERR_USE:
+		return -EADDRINUSE;
+	case ERR_MEM:
+	case ERR_BUF:
+		return -ENOBUFS;
+	case ERR_RTE:
+		return -ENETUNREACH;
+	case ERR_ISCONN:
+		return -EISCONN;
+	case ERR_ALREADY:
+		return -EALREADY;
+	case ERR_CONN:
+		return -ENOTCONN;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int
+tcp_bind_(void *s, const struct sockaddr *a, socklen_t n)
+{
+	struct fs_tcp *t = s;
+	const struct sockaddr_in *sin;
+	ip_addr_t ip;
+	int r = check_sin(a, n, &sin);
+	err_t e;
+
+	if (r < 0)
+		return r;
+	if (sin->sin_addr.s_addr != INADDR_ANY && sin->sin_addr.s_addr != fs_stk->cfg.ip)
+		return -EADDRNOTAVAIL;
+	ip_addr_set_ip4_u32_val(ip, sin->sin_addr.s_addr);
+	pthread_mutex_lock(&fs_stk->lock);
+	if (!t->pcb || t->st != T_NEW || t->pcb->local_port != 0) {
+		pthread_mutex_unlock(&fs_stk->lock);
+		return -EINVAL;
+	}
+	if (kopt_int(t->kfd, SOL_SOCKET, SO_REUSEADDR, 0))
+		ip_set_option(t->pcb, SOF_REUSEADDR);
+	e = tcp_bind(t->pcb, &ip, ntohs(sin->sin_port));
+	pthread_mutex_unlock(&fs_stk->lock);
+	return lwip_errno(e);
+}
+
+static int
+tcp_listen_(void *s, int backlog)
+{
+	struct fs_tcp *t = s;
+	struct tcp_pcb *lp;
+
+	if (backlog < 0 || backlog > SOMAXCONN_LINUX)
+		backlog = SOMAXCONN_LINUX; /* as the kernel's net.core.somaxconn */
+	pthread_mutex_lock(&fs_stk->lock);
+	if (t->st == T_LISTEN) { /* a second listen changes the backlog */
+		t->backlog = (unsigned)backlog;
+		pthread_mutex_unlock(&fs_stk->lock);
+		return 0;
+	}
+	if (!t->pcb || t->st != T_NEW) {
+		pthread_mutex_unlock(&fs_stk->lock);
+		return -EINVAL;
+	}
+	if (t->pcb->local_port == 0 && tcp_bind(t->pcb, IP4_ADDR_ANY, 0) != ERR_OK) {
+		pthread_mutex_unlock(&fs_stk->lock);
+		return -EADDRINUSE;
+	}
+	lp = tcp_listen_with_backlog(t->pcb, 255);
+	if (!lp) {
+		pthread_mutex_unlock(&fs_stk->lock);
+		return -ENOBUFS;
+	}
+	/* lwIP freed the old pcb and made a smaller listening one. */
+	t->pcb = lp;
+	t->st = T_LISTEN;
+	t->backlog = (unsigned)backlog;
+	tcp_arg(lp, t);
+	tcp_accept(lp, on_accept);
+	pthread_mutex_unlock(&fs_stk->lock);
+	return 0;
+}
+
+void *
+fs_tcp_listen_wildcard(int kfd, bool nonblock, uint16_t port, int backlog)
+{
+	struct fs_tcp *t = fs_tcp_open(kfd, nonblock);
+	ip_addr_t any;
+	err_t e;
+
+	if (!t)
+		return NULL;
+	ip_addr_set_ip4_u32_val(any, 0);
+	pthread_mutex_lock(&fs_stk->lock);
+	ip_set_option(t->pcb, SOF_REUSEADDR); /* the kernel already judged the port */
+	e = tcp_bind(t->pcb, &any, port);
+	pthread_mutex_unlock(&fs_stk->lock);
+	if (e != ERR_OK || tcp_listen_(t, backlog) < 0) {
+		fs_tcp_ops.close(t);
+		return NULL;
+	}
+	t->dual = true;
+	return t;
+}
+
+static bool
+connect_done(void *s)
+{
+	struct fs_tcp *t = s;
+
+	return __atomic_load_n(&t->st, __ATOMIC_ACQUIRE) != T_CONNECTING;
+}
+
+/* Takes the pending error. Under the stack lock. */
+static int
+take_err(struct fs_tcp *t)
+{
+	int e = t->err;
+
+	t->err = 0;
+	return e;
+}
+
+static int
+wait_connected(struct fs_tcp *t)
+{
+	int r, e;
+
+	for (;;) {
+		r = fs_stk_wait(connect_done, t, t->sndtimeo_ns, NULL, 0, NULL);
+		if (r == 0)
+			return -EINPROGRESS; /* SO_SNDTIMEO ran out: as the kernel */
+		if (r < 0)
+			return r == -EINTR ? -EINTR : r;
+		pthread_mutex_lock(&fs_stk->lock);
+		if (t->st == T_CONNECTING) {
+			pthread_mutex_unlock(&fs_stk->lock);
+			continue;
+		}
+		e = t->st == T_CONNECTED ? 0 : take_err(t);
+		pthread_mutex_unlock(&fs_stk->lock);
+		return e ? -e : 0;
+	}
+}
+
+static bool
+routable(uint32_t addr)
+{
+	uint32_t mask = fs_prefix_mask(fs_stk->cfg.prefix);
+
+	return ((addr ^ fs_stk->cfg.ip) & mask) == 0 || fs_stk->cfg.gw != 0;
+}
+
+static int
+tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
+{
+	struct fs_tcp *t = s;
+	const struct sockaddr_in *sin;
+	ip_addr_t ip;
+	err_t e;
+	int r;
+
+	if ((r = check_sin(a, n, &sin)) < 0)
+		return r;
+	pthread_mutex_lock(&fs_stk->lock);
+	switch (t->st) {
+	case T_CONNECTING:
+		pthread_mutex_unlock(&fs_stk->lock);
+		return t->nonblock ? -EALREADY : wait_connected(t);
+	case T_CONNECTED:
+		pthread_mutex_unlock(&fs_stk->lock);
+		return -EISCONN;
+	case T_LISTEN:
+		pthread_mutex_unlock(&fs_stk->lock);
+		return -EISCONN;
+	case T_CLOSED:
+		/* A failed connect leaves its error; the socket cannot retry. */
+		r = take_err(t);
+		pthread_mutex_unlock(&fs_stk->lock);
+		return r ? -r : (t->ever_connected ? -EISCONN : -ECONNABORTED);
+	case T_NEW:
+		break;
+	}
+	if (!routable(sin->sin_addr.s_addr)) {
+		pthread_mutex_unlock(&fs_stk->lock);
+		return -ENETUNREACH;
+	}
+	ip_addr_set_ip4_u32_val(ip, sin->sin_addr.s_addr);
+	t->st = T_CONNECTING;
+	e = tcp_connect(t->pcb, &ip, ntohs(sin->sin_port), on_connected);
+	if (e != ERR_OK) {
+		t->st = T_NEW;
+		pthread_mutex_unlock(&fs_stk->lock);
+		return lwip_errno(e);
+	}
+	fs_stk_poll_locked(); /* the SYN (or the ARP request) goes now */
+	pthread_mutex_unlock(&fs_stk->lock);
+	if (t->nonblock)
+		return -EINPROGRESS;
+	return wait_connected(t);
+}
+
+static bool
+acceptable(void *s)
+{
+	struct fs_tcp *t = s;
+
+	return __atomic_load_n(&t->aq_n, __ATOMIC_ACQUIRE) != 0 || !t->pcb;
+}
+
+static void
+fill_sin(struct sockaddr *a, socklen_t *n, uint32_t addr, uint16_t port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+	sin.sin_addr.s_addr = addr;
+	if (a && n) {
+		memcpy(a, &sin, *n < sizeof(sin) ? *n : sizeof(sin));
+		*n = sizeof(sin);
+	}
+}
+
+/* The kernel side of a wildcard listener, never blocking. */
+static int
+kernel_accept(struct fs_tcp *l, struct sockaddr *a, socklen_t *n, int flags)
+{
+	long r = syscall(SYS_accept4, l->kfd, a, n, flags);
+
+	return r < 0 ? -errno : (int)r;
+}
+
+static int
+tcp_accept_(void *s, struct sockaddr *a, socklen_t *n, int flags, void **conn)
+{
+	struct fs_tcp *l = s, *c;
+	int fd, r;
+
+	*conn = NULL;
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return -EINVAL;
+	if (l->st != T_LISTEN)
+		return -EINVAL;
+	for (;;) {
+		if (!acceptable(l))
+			fs_stk_progress();
+		pthread_mutex_lock(&fs_stk->lock);
+		if ((c = l->aq_head))
+			break;
+		pthread_mutex_unlock(&fs_stk->lock);
+		if (l->dual) {
+			r = kernel_accept(l, a, n, flags);
+			if (r != -EAGAIN)
+				return r;
+		}
+		if (l->nonblock)
+			return -EAGAIN;
+		struct pollfd kp = {l->kfd, POLLIN, 0};
+
+		r = fs_stk_wait(acceptable, l, l->rcvtimeo_ns, &kp, l->dual ? 1 : 0, NULL);
+		if (r == 0)
+			return -EAGAIN;
+		if (r == -EINTR && fs_sig_restart && l->rcvtimeo_ns < 0)
+			continue;
+		if (r < 0)
+			return r;
+	}
+	/* A kernel fd for the connection, as every socket has one. */
+	fd = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | flags, 0);
+	if (fd < 0) {
+		pthread_mutex_unlock(&fs_stk->lock);
+		return -errno; /* EMFILE: the connection stays queued */
+	}
+	l->aq_head = c->aq_next;
+	if (!l->aq_head)
+		l->aq_tail = NULL;
+	__atomic_sub_fetch(&l->aq_n, 1, __ATOMIC_RELEASE);
+	c->aq_next = NULL;
+	c->listener = NULL;
+	c->kfd = fd;
+	c->nonblock = (flags & SOCK_NONBLOCK) != 0;
+	if (c->pcb)
+		fill_sin(a, n, ip4_addr_get_u32(ip_2_ip4(&c->pcb->remote_ip)), c->pcb->remote_port);
+	else
+		fill_sin(a, n, 0, 0);
+	pthread_mutex_unlock(&fs_stk->lock);
+	/* The kernel socket answers getsockopt: give it the inherited options. */
+	if (c->nodelay)
+		kopt_set(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+	if (c->keepalive)
+		kopt_set(fd, SOL_SOCKET, SO_KEEPALIVE, &(int){1}, sizeof(int));
+	*conn = c;
+	return fd;
+}
+
+static int
+tcp_shutdown_(void *s, int how)
+{
+	struct fs_tcp *t = s;
+	int r = 0;
+
+	if (how < SHUT_RD || how > SHUT_RDWR)
+		return -EINVAL;
+	pthread_mutex_lock(&fs_stk->lock);
+	if (t->st != T_CONNECTED && !(t->st == T_CLOSED && t->ever_connected)) {
+		pthread_mutex_unlock(&fs_stk->lock);
+		return -ENOTCONN;
+	}
+	if (how != SHUT_WR)
+		t->rd_shut = true;
+	if (how != SHUT_RD && !t->wr_shut) {
+		t->wr_shut = true;
+		if (t->pcb && tcp_shutdown(t->pcb, 0, 1) != ERR_OK)
+			r = -ENOBUFS;
+		fs_stk_poll_locked();
+	}
+	bump(t);
+	pthread_mutex_unlock(&fs_stk->lock);
+	return r;
+}
+
+static int
+tcp_name_(void *s, struct sockaddr *a, socklen_t *n, int peer)
+{
+	struct fs_tcp *t = s;
+	struct tcp_pcb *pcb;
+	int r = 0;
+
+	if (!n)
+		return -EFAULT;
+	pthread_mutex_lock(&fs_stk->lock);
+	pcb = t->pcb;
+	if (peer) {
+		if (!pcb || (t->st != T_CONNECTED))
+			r = -ENOTCONN;
+		else
+			fill_sin(a, n, ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)), pcb->remote_port);
+	} else if (!pcb) {
+		fill_sin(a, n, 0, 0);
+	} else {
+		uint32_t ip = ip4_addr_get_u32(ip_2_ip4(&pcb->local_ip));
+
+		if (ip == 0 && (t->st == T_CONNECTED || t->st == T_CONNECTING))
+			ip = fs_stk->cfg.ip;
+		fill_sin(a, n, ip, pcb->local_port);
+	}
+	pthread_mutex_unlock(&fs_stk->lock);
+	return r;
+}
+
+/* Linux's TCP states, for TCP_INFO. */
+static uint8_t
+linux_state(const struct fs_tcp *t)
+{
+	if (!t->pcb)
+		return TCP_CLOSE;
+	switch (t->pcb->state) {
+	case LISTEN:
+		return TCP_LISTEN;
+	case SYN_SENT:
+		return TCP_SYN_SENT;
+	case SYN_RCVD:
+		return TCP_SYN_RECV;
+	case ESTABLISHED:
+		return TCP_ESTABLISHED;
+	case FIN_WAIT_1:
+		return TCP_FIN_WAIT1;
+	case FIN_WAIT_2:
+		return TCP_FIN_WAIT2;
+	case CLOSE_WAIT:
+		return TCP_CLOSE_WAIT;
+	case CLOSING:
+		return TCP_CLOSING;
+	case LAST_ACK:
+		return TCP_LAST_ACK;
+	case TIME_WAIT:
+		return TCP_TIME_WAIT;
+	default:
+		return TCP_CLOSE;
+	}
+}
+
+static int
+tcp_info_(struct fs_tcp *t, void *v, socklen_t *n)
+{
+	struct tcp_info ti;
+	struct tcp_pcb *pcb;
+
+	memset(&ti, 0, sizeof(ti));
+	pthread_mutex_lock(&fs_stk->lock);
+	pcb = t->pcb;
+	ti.tcpi_state = linux_state(t);
+	if (pcb && t->st != T_LISTEN) {
+		uint32_t mss = pcb->mss ? pcb->mss : TCP_MSS;
+
+		ti.tcpi_snd_mss = mss;
+		ti.tcpi_rcv_mss = mss;
+		ti.tcpi_advmss = mss;
+		ti.tcpi_pmtu = netif_default ? netif_default->mtu : 1500;
+		/* lwIP keeps its RTT estimate in 500 ms timer ticks (sa is 8x
+		 * the mean); 0 means not measured yet. */
+		ti.tcpi_rtt = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL * 1000;
+		ti.tcpi_rttvar = (uint32_t)(pcb->sv >> 2) * TCP_SLOW_INTERVAL * 1000;
+		ti.tcpi_rto = (uint32_t)pcb->rto * TCP_SLOW_INTERVAL * 1000;
+		ti.tcpi_snd_cwnd = (uint32_t)(pcb->cwnd / mss);
+		if (ti.tcpi_snd_cwnd == 0)
+			ti.tcpi_snd_cwnd = 1;
+		ti.tcpi_snd_ssthresh = (uint32_t)(pcb->ssthresh / mss);
+		ti.tcpi_rcv_space = pcb->rcv_wnd;
+		ti.tcpi_unacked = pcb->snd_queuelen;
+		ti.tcpi_retransmits = pcb->nrtx;
+		ti.tcpi_total_retrans = pcb->nrtx;
+		ti.tcpi_snd_wscale = pcb->snd_scale;
+		ti.tcpi_rcv_wscale = pcb->rcv_scale;
+		if (pcb->flags & TF_WND_SCALE)
+			ti.tcpi_options |= TCPI_OPT_WSCALE;
+	} else if (t->st == T_LISTEN) {
+		ti.tcpi_unacked = t->aq_n;	  /* as Linux: the accept queue */
+		ti.tcpi_sacked = t->backlog;
+	}
+	pthread_mutex_unlock(&fs_stk->lock);
+	if (*n > sizeof(ti))
+		*n = sizeof(ti);
+	memcpy(v, &ti, *n);
+	return 0;
+}
+
+static int
+tcp_getsockopt_(void *s, int level, int opt, void *v, socklen_t *n)
+{
+	struct fs_tcp *t = s;
+
+	if (!v || !n)
+		return -EFAULT;
+	if (level == SOL_SOCKET && opt == SO_ERROR && *n >= sizeof(int)) {
+		pthread_mutex_lock(&fs_stk->lock);
+		*(int *)v = take_err(t);
+		pthread_mutex_unlock(&fs_stk->lock);
+		*n = sizeof(int);
+		return 0;
+	}
+	if (level == SOL_SOCKET && opt == SO_ACCEPTCONN && *n >= sizeof(int)) {
+		*(int *)v = t->st == T_LISTEN;
+		*n = sizeof(int);
+		return 0;
+	}
+	if (level == IPPROTO_TCP && opt == TCP_INFO)
+		return tcp_info_(t, v, n);
+	if (level == IPPROTO_TCP && opt == TCP_MAXSEG && *n >= sizeof(int) && t->pcb &&
+	    t->st == T_CONNECTED) {
+		*(int *)v = t->pcb->mss;
+		*n = sizeof(int);
+		return 0;
+	}
+	return kopt_get(t->kfd, level, opt, v, n);
+}
+
+static int
+tcp_setsockopt_(void *s, int level, int opt, const void *v, socklen_t n)
+{
+	struct fs_tcp *t = s;
+	bool uncork;
+	int r;
+
+	/* The kernel validates and keeps every option; we mirror what the
+	 * stack needs. */
+	r = kopt_set(t->kfd, level, opt, v, n);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&fs_stk->lock);
+	uncork = t->cork;
+	sync_opts(t);
+	uncork = uncork && !t->cork;
+	if (level == SOL_SOCKET && (opt == SO_SNDBUF || opt == SO_SNDBUFFORCE)) {
+		/* The kernel doubles the value; that much may be in flight. */
+		t->snd_limit = (uint32_t)kopt_int(t->kfd, SOL_SOCKET, SO_SNDBUF, 0);
+	} else if (level == SOL_SOCKET && (opt == SO_RCVBUF || opt == SO_RCVBUFFORCE)) {
+		/* Half of the doubled value holds data, as Linux's default
+		 * tcp_adv_win_scale gives. */
+		t->rcv_limit = (uint32_t)kopt_int(t->kfd, SOL_SOCKET, SO_RCVBUF, 0) / 2;
+		if (t->pcb && t->st == T_CONNECTED && t->rcv_limit < t->pcb->rcv_wnd)
+			t->pcb->rcv_wnd = t->rcv_limit;
+	}
+	apply_opts(t);
+	if (uncork && t->pcb && t->st == T_CONNECTED) {
+		tcp_output(t->pcb);
+		fs_stk_poll_locked();
+	}
+	pthread_mutex_unlock(&fs_stk->lock);
+	return 0;
+}
+
+/* ---- receive ---- */
+
+static bool
+readable(void *s)
+{
+	struct fs_tcp *t = s;
+
+	return __atomic_load_n(&t->rx_len, __ATOMIC_ACQUIRE) != 0 || t->fin || t->err ||
+	       t->st == T_CLOSED || t->rd_shut;
+}
+
+/* Gives consumed window back to the peer. Under the stack lock. */
+static void
+window_back(struct fs_tcp *t, size_t n)
+{
+	if (!t->pcb || n == 0)
+		return;
+	if (t->rcv_limit) {
+		size_t room = t->rcv_limit > t->pcb->rcv_wnd ? t->rcv_limit - t->pcb->rcv_wnd : 0;
+
+		if (n > room)
+			n = room;
+	}
+	while (n) {
+		u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
+
+		tcp_recved(t->pcb, k);
+		n -= k;
+	}
+}
+
+/* Copies up to the iovecs' room from the receive queue, consuming it
+ * unless peek. Under the stack lock. */
+static size_t
+copy_out(struct fs_tcp *t, const struct msghdr *m, bool peek, bool discard, size_t want)
+{
+	struct pbuf *p = t->rx;
+	size_t done = 0, i, at = 0, off = t->rx_off;
+
+	for (i = 0; i < m->msg_iovlen && p && done < want; ) {
+		struct iovec *v = &m->msg_iov[i];
+		size_t room = v->iov_len - at, have = p->len - off, k;
+
+		if (room == 0) {
+			i++;
+			at = 0;
+			continue;
+		}
+		k = room < have ? room : have;
+		if (k > want - done)
+			k = want - done;
+		if (!discard)
+			memcpy((char *)v->iov_base + at, (char *)p->payload + off, k);
+		at += k;
+		off += k;
+		done += k;
+		if (off == p->len) {
+			p = p->next;
+			off = 0;
+		}
+	}
+	if (discard && !m->msg_iovlen) {
+		/* MSG_TRUNC without buffers: discard want bytes. */
+		while (p && done < want) {
+			size_t have = p->len - off, k = have < want - done ? have : want - done;
+
+			done += k;
+			off += k;
+			if (off == p->len) {
+				p = p->next;
+				off = 0;
+			}
+		}
+	}
+	if (peek)
+		return done;
+	/* Free the pbufs wholly consumed (each holds the one reference to
+	 * the next: cut the link first). */
+	while (t->rx && t->rx != p) {
+		struct pbuf *q = t->rx;
+
+		t->rx = q->next;
+		q->next = NULL;
+		pbuf_free(q);
+	}
+	t->rx_off = (uint16_t)off;
+	if (!t->rx)
+		t->rx_tail = NULL;
+	__atomic_sub_fetch(&t->rx_len, done, __ATOMIC_RELEASE);
+	return done;
+}
+
+static ssize_t
+tcp_recvmsg_(void *s, struct msghdr *m, int flags)
+{
+	struct fs_tcp *t = s;
+	size_t want = 0, got = 0, i;
+	bool block = !(t->nonblock || (flags & MSG_DONTWAIT));
+	int r;
+
+	if (flags & MSG_OOB)
+		return -EINVAL; /* no urgent data, as the kernel says */
+	if (flags & MSG_ERRQUEUE)
+		return -EAGAIN;
+	for (i = 0; i < m->msg_iovlen; i++)
+		want += m->msg_iov[i].iov_len;
+	m->msg_flags = 0;
+	m->msg_controllen = 0;
+	if (m->msg_name)
+		m->msg_namelen = 0;
+	if (t->st == T_LISTEN || (t->st == T_NEW))
+		return -ENOTCONN;
+	if (want == 0 && !(flags & MSG_TRUNC))
+		return 0;
+	for (;;) {
+		if (__atomic_load_n(&t->rx_len, __ATOMIC_ACQUIRE) == 0)
+			fs_stk_progress();
+		if (readable(t)) {
+			pthread_mutex_lock(&fs_stk->lock);
+			if (t->rx_len) {
+				size_t k = copy_out(t, m, flags & MSG_PEEK,
+						    (flags & MSG_TRUNC) != 0, want - got);
+
+				if (!(flags & MSG_PEEK)) {
+					window_back(t, k);
+					if (t->pcb && t->rx_len == 0)
+						fs_stk_poll_locked(); /* a window update goes now */
+				}
+				got += k;
+				pthread_mutex_unlock(&fs_stk->lock);
+				if (!(flags & MSG_WAITALL) || got == want || (flags & MSG_PEEK))
+					return (ssize_t)got;
+				/* MSG_WAITALL: the rest goes into the iovecs' tail. */
+				struct iovec rest[64];
+				struct msghdr mm = *m;
+				size_t skip = got, j, nr = 0;
+
+				for (j = 0; j < m->msg_iovlen && nr < 64; j++) {
+					struct iovec v = m->msg_iov[j];
+
+					if (skip >= v.iov_len) {
+						skip -= v.iov_len;
+						continue;
+					}
+					v.iov_base = (char *)v.iov_base + skip;
+					v.iov_len -= skip;
+					skip = 0;
+					rest[nr++] = v;
+				}
+				mm.msg_iov = rest;
+				mm.msg_iovlen = nr;
+				r = (int)tcp_recvmsg_(s, &mm, flags);
+				if (r < 0)
+					return (ssize_t)got; /* what came before the error */
+				return (ssize_t)(got + (size_t)r);
+			}
+			if (t->err) {
+				r = take_err(t);
+				pthread_mutex_unlock(&fs_stk->lock);
+				if (r)
+					return got ? (ssize_t)got : -r;
+				continue;
+			}
+			if (t->fin || t->st == T_CLOSED || t->rd_shut) {
+				pthread_mutex_unlock(&fs_stk->lock);
+				return (ssize_t)got;
+			}
+			pthread_mutex_unlock(&fs_stk->lock);
+		}
+		if (!block)
+			return got ? (ssize_t)got : -EAGAIN;
+		r = fs_stk_wait(readable, t, t->rcvtimeo_ns, NULL, 0, NULL);
+		if (r == 0)
+			return got ? (ssize_t)got : -EAGAIN;
+		if (r == -EINTR && fs_sig_restart && t->rcvtimeo_ns < 0)
+			continue;
+		if (r < 0)
+			return got ? (ssize_t)got : r;
+	}
+}
+
+/* ---- send ---- */
+
+/* Bytes the socket may queue now. Under the stack lock. */
+static size_t
+send_room(const struct fs_tcp *t)
+{
+	size_t room;
+
+	if (!t->pcb || tcp_sndqueuelen(t->pcb) >= TCP_SND_QUEUELEN - 1)
+		return 0;
+	room = tcp_sndbuf(t->pcb);
+	if (t->snd_limit) {
+		size_t used = TCP_SND_BUF - t->pcb->snd_buf;
+
+		room = t->snd_limit > used ? t->snd_limit - used : 0;
+		if (room > tcp_sndbuf(t->pcb))
+			room = tcp_sndbuf(t->pcb);
+	}
+	return room;
+}
+
+static bool
+writable(void *s)
+{
+	struct fs_tcp *t = s;
+
+	return t->err || t->st != T_CONNECTED || t->wr_shut || send_room(t) != 0;
+}
+
+static ssize_t
+epipe(int flags)
+{
+	if (!(flags & MSG_NOSIGNAL))
+		raise(SIGPIPE);
+	return -EPIPE;
+}
+
+static ssize_t
+tcp_sendmsg_(void *s, const struct msghdr *m, int flags)
+{
+	struct fs_tcp *t = s;
+	bool block = !(t->nonblock || (flags & MSG_DONTWAIT));
+	size_t total = 0, done = 0, i, at = 0;
+	int r;
+
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	for (i = 0; i < m->msg_iovlen; i++)
+		total += m->msg_iov[i].iov_len;
+	i = 0;
+	pthread_mutex_lock(&fs_stk->lock);
+	for (;;) {
+		if (t->err) {
+			r = take_err(t);
+			pthread_mutex_unlock(&fs_stk->lock);
+			return done ? (ssize_t)done : -r;
+		}
+		if (t->wr_shut || t->st == T_CLOSED || t->st == T_NEW || t->st == T_LISTEN) {
+			pthread_mutex_unlock(&fs_stk->lock);
+			if (done)
+				return (ssize_t)done;
+			return epipe(flags); /* as Linux, also before any connect */
+		}
+		if (t->st == T_CONNECTED) {
+			size_t room = send_room(t);
+
+			while (room && done < total) {
+				const struct iovec *v = &m->msg_iov[i];
+				size_t k = v->iov_len - at;
+				u8_t wf = TCP_WRITE_FLAG_COPY;
+				err_t e;
+
+				if (k == 0) {
+					i++;
+					at = 0;
+					continue;
+				}
+				if (k > room)
+					k = room;
+				if (k > 0xffff)
+					k = 0xffff;
+				if (done + k < total || (flags & MSG_MORE) || t->cork)
+					wf |= TCP_WRITE_FLAG_MORE;
+				e = tcp_write(t->pcb, (char *)v->iov_base + at, (u16_t)k, wf);
+				if (e != ERR_OK)
+					break; /* out of segments: wait for acks */
+				at += k;
+				done += k;
+				room = send_room(t);
+			}
+			if (done) {
+				t->tx_bytes += done;
+				if (!(flags & MSG_MORE))
+					tcp_output(t->pcb);
+				fs_stk_poll_locked();
+			}
+			if (done == total || (!block && done))
+				break;
+		}
+		pthread_mutex_unlock(&fs_stk->lock);
+		if (!block)
+			return -EAGAIN;
+		/* A full device queue holds lwIP's output back too. */
+		r = fs_stk_wait_sliced(writable, t, t->sndtimeo_ns, NULL, 0, NULL, TX_SLICE_NS);
+		if (r == 0)
+			return done ? (ssize_t)done : -EAGAIN;
+		if (r == -EINTR && !done && fs_sig_restart && t->sndtimeo_ns < 0) {
+			pthread_mutex_lock(&fs_stk->lock);
+			continue;
+		}
+		if (r < 0)
+			return done ? (ssize_t)done : r;
+		pthread_mutex_lock(&fs_stk->lock);
+	}
+	pthread_mutex_unlock(&fs_stk->lock);
+	return (ssize_t)done;
+}
+
+static int
+tcp_ioctl_(void *s, unsigned long req, void *arg)
+{
+	struct fs_tcp *t = s;
+
+	switch (req) {
+	case FIONBIO:
+		t->nonblock = *(int *)arg != 0;
+		return 0;
+	case FIONREAD:
+		if (t->st == T_LISTEN)
+			return -EINVAL;
+		*(int *)arg = (int)__atomic_load_n(&t->rx_len, __ATOMIC_ACQUIRE);
+		return 0;
+	case TIOCOUTQ:
+		pthread_mutex_lock(&fs_stk->lock);
+		*(int *)arg = t->pcb && t->st == T_CONNECTED ? (int)(TCP_SND_BUF - t->pcb->snd_buf) : 0;
+		pthread_mutex_unlock(&fs_stk->lock);
+		return 0;
+	}
+	return syscall(SYS_ioctl, t->kfd, req, arg) < 0 ? -errno : 0;
+}
+
+static bool
+kernel_readable(int kfd)
+{
+	struct pollfd p = {kfd, POLLIN, 0};
+
+	return syscall(SYS_poll, &p, 1UL, 0) > 0 && (p.revents & POLLIN);
+}
+
+/* Linux's tcp_poll, on our state. */
+static unsigned
+tcp_poll_(void *s, uint32_t *gen)
+{
+	struct fs_tcp *t = s;
+	unsigned ev = 0;
+	bool rd_shut, wr_shut;
+
+	if (gen)
+		*gen = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE);
+	if (t->st == T_LISTEN) {
+		if (__atomic_load_n(&t->aq_n, __ATOMIC_ACQUIRE) ||
+		    (t->dual && kernel_readable(t->kfd)))
+			ev |= POLLIN | POLLRDNORM;
+		return ev;
+	}
+	if (t->st == T_CONNECTING)
+		return 0;
+	rd_shut = t->fin || t->rd_shut || t->st == T_CLOSED;
+	wr_shut = t->wr_shut || t->st == T_CLOSED;
+	if ((rd_shut && wr_shut) || t->st == T_CLOSED || t->st == T_NEW)
+		ev |= POLLHUP;
+	if (rd_shut && t->st != T_NEW)
+		ev |= POLLIN | POLLRDNORM | POLLRDHUP;
+	if (__atomic_load_n(&t->rx_len, __ATOMIC_ACQUIRE))
+		ev |= POLLIN | POLLRDNORM;
+	if (wr_shut || t->st == T_NEW || send_room(t))
+		ev |= POLLOUT | POLLWRNORM;
+	if (t->err)
+		ev |= POLLERR;
+	return ev;
+}
+
+/* Gives a connection that is no program's any more to lwIP to finish:
+ * queued data goes out and then a FIN, or an RST when unread data is
+ * thrown away or SO_LINGER says zero. Under the stack lock. */
+static void
+release(struct fs_tcp *t)
+{
+	struct tcp_pcb *pcb = t->pcb;
+	bool unread = t->rx_len != 0;
+
+	while (t->rx) {
+		struct pbuf *q = t->rx;
+
+		t->rx = q->next;
+		q->next = NULL;
+		pbuf_free(q);
+	}
+	t->rx_tail = NULL;
+	t->rx_len = 0;
+	if (!pcb)
+		return;
+	t->pcb = NULL;
+	if (t->st == T_LISTEN) {
+		tcp_arg(pcb, NULL);
+		tcp_accept(pcb, NULL);
+		tcp_close(pcb);
+		return;
+	}
+	clear_callbacks(pcb);
+	if ((t->linger_on && t->linger_s == 0) || unread) {
+		/* As the kernel: unread data or a zero linger resets. */
+		tcp_abort(pcb);
+		return;
+	}
+	/* lwIP resets when it thinks data went unread: give it all back. */
+	if (pcb->rcv_wnd < TCP_WND_MAX(pcb))
+		tcp_recved(pcb, (u16_t)(TCP_WND_MAX(pcb) - pcb->rcv_wnd));
+	if (tcp_close(pcb) != ERR_OK)
+		tcp_abort(pcb);
+}
+
+static void
+tcp_close_(void *s)
+{
+	struct fs_tcp *t = s, *c;
+
+	pthread_mutex_lock(&fs_stk->lock);
+	if (t->st == T_LISTEN) {
+		/* Connections nobody accepted are reset, as the kernel does. */
+		while ((c = t->aq_head)) {
+			t->aq_head = c->aq_next;
+			c->linger_on = 1;
+			c->linger_s = 0;
+			release(c);
+			unlink_(c);
+			free(c);
+		}
+		t->aq_tail = NULL;
+		t->aq_n = 0;
+	}
+	release(t);
+	unlink_(t);
+	fs_stk_poll_locked();
+	pthread_mutex_unlock(&fs_stk->lock);
+	free(t);
+}
+
+static int
+tcp_kernel_fd_(void *s)
+{
+	struct fs_tcp *t = s;
+
+	return t->dual ? t->kfd : -1;
+}
+
+const struct fs_sock_ops fs_tcp_ops = {
+	.bind = tcp_bind_,
+	.connect = tcp_connect_,
+	.listen = tcp_listen_,
+	.accept = tcp_accept_,
+	.shutdown = tcp_shutdown_,
+	.name = tcp_name_,
+	.getsockopt = tcp_getsockopt_,
+	.setsockopt = tcp_setsockopt_,
+	.sendmsg = tcp_sendmsg_,
+	.recvmsg = tcp_recvmsg_,
+	.ioctl = tcp_ioctl_,
+	.poll = tcp_poll_,
+	.close = tcp_close_,
+	.kernel_fd = tcp_kernel_fd_,
+};
+
+unsigned
+fs_tcp_publish(struct fs_pub_sock *p, unsigned max)
+{
+	struct fs_tcp *t;
+	unsigned n = 0;
+
+	for (t = all; t && n < max; t = t->next) {
+		struct tcp_pcb *pcb = t->pcb;
+
+		if (!pcb)
+			continue;
+		p[n++] = (struct fs_pub_sock){
+			.fd = t->kfd,
+			.proto = 6,
+			.connected = t->st == T_CONNECTED,
+			.lport = pcb->local_port,
+			.rport = t->st == T_LISTEN ? 0 : pcb->remote_port,
+			.laddr = ip4_addr_get_u32(ip_2_ip4(&pcb->local_ip)),
+			.raddr = t->st == T_LISTEN ? 0 : ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)),
+			.rx_queued = 0,
+			.rx_queued_bytes = (uint32_t)t->rx_len,
+			.rx_dgrams = t->rx_bytes,
+			.tx_dgrams = t->tx_bytes,
+			.drops = 0,
+		};
+	}
+	return n;
+}
