@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 
 #include "claim.h"
 #include "init.h"
@@ -513,15 +514,15 @@ ep_collect(struct ep_set *s, struct epoll_event *evs, int max)
 	return n;
 }
 
+/* One wait and collection; may return 0 before the timeout when what woke
+ * it was the kick or was taken by another thread. */
 static int
-accel_epoll_wait(int epfd, struct ep_set *s, struct epoll_event *evs, int max,
-		 int64_t timeout_ns, const sigset_t *mask)
+ep_wait_once(int epfd, struct ep_set *s, struct epoll_event *evs, int max, int64_t timeout_ns,
+	     const sigset_t *mask)
 {
 	struct pollfd kbuf[16], *k = kbuf;
 	int n, r, m, nk = 1, i;
 
-	if (max <= 0)
-		return (int)fs_ret(-EINVAL);
 	/* The epoll fd itself (kernel members), and the kernel sides of
 	 * members served on both paths. */
 	pthread_mutex_lock(&s->lock);
@@ -532,9 +533,12 @@ accel_epoll_wait(int epfd, struct ep_set *s, struct epoll_event *evs, int max,
 	k[0] = (struct pollfd){epfd, POLLIN, 0};
 	for (i = 0; i < s->n; i++) {
 		struct fs_fd *f = s->m[i].f;
-		int kfd = f->ops->kernel_fd ? f->ops->kernel_fd(f->sock) : -1;
+		int kfd;
 
-		if (kfd >= 0 && fs_fdt_get(s->m[i].fd) == f)
+		if (fs_fdt_get(s->m[i].fd) != f) /* closed: f may be gone */
+			continue;
+		kfd = f->ops->kernel_fd ? f->ops->kernel_fd(f->sock) : -1;
+		if (kfd >= 0)
 			k[nk++] = (struct pollfd){kfd, POLLIN, 0};
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -556,6 +560,34 @@ accel_epoll_wait(int epfd, struct ep_set *s, struct epoll_event *evs, int max,
 			return -1;
 	}
 	return n;
+}
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* As the kernel: returns 0 only when the timeout ran out. */
+static int
+accel_epoll_wait(int epfd, struct ep_set *s, struct epoll_event *evs, int max,
+		 int64_t timeout_ns, const sigset_t *mask)
+{
+	int64_t end = timeout_ns > 0 ? mono_ns() + timeout_ns : 0;
+	int n;
+
+	if (max <= 0)
+		return (int)fs_ret(-EINVAL);
+	for (;;) {
+		n = ep_wait_once(epfd, s, evs, max, timeout_ns, mask);
+		if (n != 0 || timeout_ns == 0)
+			return n;
+		if (timeout_ns > 0 && (timeout_ns = end - mono_ns()) <= 0)
+			return 0;
+	}
 }
 
 FS_EXPORT int

@@ -146,3 +146,37 @@ fs_cdf() {
 		awk '{v[NR]=$1} END {step = NR > 2000 ? NR / 2000 : 1;
 			for (i = step; i <= NR; i += step) printf "%s %.5f\n", v[int(i)], int(i) / NR}' >"$2"
 }
+
+# fs_nginx_conf DIR ADDR PORT: an nginx configuration that works preloaded:
+# one process (master_process off: the listener must not be inherited by
+# forked workers, which cannot use the parent's stack), no daemon, logs and
+# temporary files under DIR, and two files to serve: /20b (20 bytes) and
+# /11k (11 KiB). Prints the configuration file's path.
+fs_nginx_conf() {
+	local dir=$1 addr=$2 port=$3
+	mkdir -p "$dir/www" "$dir/tmp"
+	head -c 20 /dev/zero | tr '\0' a >"$dir/www/20b"
+	head -c 11264 /dev/zero | tr '\0' b >"$dir/www/11k"
+	cat >"$dir/nginx.conf" <<NGINX
+master_process off;
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $dir/tmp;
+	proxy_temp_path $dir/tmp;
+	fastcgi_temp_path $dir/tmp;
+	uwsgi_temp_path $dir/tmp;
+	scgi_temp_path $dir/tmp;
+	keepalive_requests 1000000;
+	server {
+		listen $addr:$port;
+		root $dir/www;
+	}
+}
+NGINX
+	echo "$dir/nginx.conf"
+}

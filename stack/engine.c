@@ -3,6 +3,7 @@
  * the background progress thread that covers timers and wakeups while the
  * program is not calling in. No lwIP or DPDK types here. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -404,15 +405,49 @@ static pthread_once_t start_once = PTHREAD_ONCE_INIT;
 static const struct fs_config *start_cfg;
 static int start_result = -ENODEV;
 
+/* DPDK and the stack open a dozen fds (sockets, eventfds, epoll, memfd).
+ * On the program's lowest free numbers they would shift every fd it opens
+ * afterwards, and programs that size their tables by their own count (wrk
+ * with one connection allows 13 fds) fail. While the stack starts, the
+ * free numbers below FD_FLOOR are taken by placeholders, so its fds land
+ * above and the program's next fds are the ones the kernel alone would
+ * give. Returns how many placeholders start at *first. */
+#define FD_FLOOR 64
+
+static int
+fds_hold(int *held, int max)
+{
+	int n = 0, fd, base = (int)syscall(SYS_open, "/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (base < 0)
+		return 0;
+	if (base >= FD_FLOOR) {
+		syscall(SYS_close, base);
+		return 0;
+	}
+	held[n++] = base;
+	while (n < max && (fd = (int)syscall(SYS_fcntl, base, F_DUPFD_CLOEXEC, 0)) >= 0) {
+		if (fd >= FD_FLOOR) {
+			syscall(SYS_close, fd);
+			break;
+		}
+		held[n++] = fd;
+	}
+	return n;
+}
+
 static void
 start(void)
 {
+	int held[FD_FLOOR], nheld = fds_hold(held, FD_FLOOR), r = -ENODEV;
 	struct fs_dev *dev = fs_dev_open(start_cfg);
-	int r;
 
+	if (dev)
+		r = fs_stk_start(dev, start_cfg, true);
+	while (nheld > 0)
+		syscall(SYS_close, held[--nheld]);
 	if (!dev)
 		return;
-	r = fs_stk_start(dev, start_cfg, true);
 	if (r < 0) {
 		FS_ERR("stack start failed: %s; everything runs on the kernel", strerror(-r));
 		return;
