@@ -68,6 +68,8 @@ fs_stk_poll_locked(void)
 	 * for a busy thread; the progress thread keeps them on time. */
 	if ((++fs_stk->polls & 255) == 0)
 		fs_nif_timers();
+	if ((fs_stk->polls & 63) == 0)
+		fs_tcp_delack(fs_now_ns());
 	d->ops->tx_flush(d);
 	/* Any frame may be what a sleeper waits for (data, an ARP answer, an
 	 * ICMP error): wake them all and let each look again. */
@@ -270,13 +272,17 @@ progress_main(void *unused)
 				idle_ns = POLL_MIN_NS;
 			}
 			fs_nif_timers();
+			fs_tcp_delack(fs_now_ns());
 			fs_pub_update(false);
 			sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;
 			pthread_mutex_unlock(&fs_stk->lock);
 		} else {
 			sleep_ns = 1000000;
 		}
-		waiting = __atomic_load_n(&fs_stk->waiters, __ATOMIC_RELAXED) != NULL;
+		/* TCP needs frames handled while the program is busy elsewhere
+		 * (ACKs, window updates, the peer's data): poll as for a sleeper. */
+		waiting = __atomic_load_n(&fs_stk->waiters, __ATOMIC_RELAXED) != NULL ||
+			  fs_tcp_count() != 0;
 
 		p[0] = (struct pollfd){fs_stk->kick_fd, POLLIN, 0};
 		if (!waiting) {

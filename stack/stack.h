@@ -95,6 +95,12 @@ unsigned fs_tcp_publish(struct fs_pub_sock *s, unsigned max);
 /* Whether a SYN to a listener on dst:port may go to lwIP: false while its
  * accept queue is full (the kernel drops such SYNs; the peer retries). */
 bool fs_tcp_syn_admit(uint32_t dst, uint16_t port);
+
+/* TCP sockets open on the stack (read without the lock). */
+unsigned fs_tcp_count(void);
+
+/* Sends the delayed ACKs that are due (under the lock). */
+void fs_tcp_delack(uint64_t now);
 unsigned fs_nif_publish_arp(struct fs_pub_arp *a, unsigned max);
 
 /* lwIP glue (netif.c). */

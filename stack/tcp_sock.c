@@ -47,6 +47,7 @@ struct fs_tcp {
 	bool nonblock;
 	bool dual;	     /* a wildcard listener: the kernel listens too */
 	bool ever_connected;
+	bool connect_pending; /* a nonblocking connect not yet seen through */
 	/* Receive queue: lwIP's pbufs linked by next (their tot_len is not
 	 * kept up to date), rx_off bytes of the first consumed. */
 	struct pbuf *rx, *rx_tail;
@@ -67,12 +68,63 @@ struct fs_tcp {
 	int linger_on, linger_s;
 	uint32_t keep_idle_s, keep_intvl_s, keep_cnt;
 	uint32_t snd_limit;  /* bytes in flight allowed by SO_SNDBUF (0: lwIP's) */
-	uint32_t rcv_limit;  /* receive window allowed by SO_RCVBUF (0: lwIP's) */
+	uint32_t rcv_limit;  /* bytes held allowed by SO_RCVBUF (0: RCV_CAP_DEFAULT) */
+	size_t owed;	     /* received bytes not yet given back to lwIP's window */
 	uint64_t rx_bytes, tx_bytes;
 	struct fs_tcp *next; /* all sockets, for fastsock-stat */
+	struct fs_tcp *delack_next;
+	bool delack_on;
 };
 
 static struct fs_tcp *all;
+
+/* Connections that received data since the last delayed-ACK round. lwIP
+ * sends delayed ACKs from its 250 ms timer; Linux within 40 ms, and at
+ * once while a connection is young (quickack). A program that writes
+ * small pieces with Nagle on waits for those ACKs, so ours go within
+ * DELACK_NS. */
+#define DELACK_NS 1000000
+static struct fs_tcp *delack_head;
+static uint64_t delack_due;
+
+void
+fs_tcp_delack(uint64_t now)
+{
+	struct fs_tcp *t;
+
+	if (!delack_head)
+		return;
+	if (!delack_due) {
+		delack_due = now + DELACK_NS;
+		return;
+	}
+	if (now < delack_due)
+		return;
+	while ((t = delack_head)) {
+		delack_head = t->delack_next;
+		t->delack_on = false;
+		if (t->pcb && (t->pcb->flags & TF_ACK_DELAY)) {
+			tcp_ack_now(t->pcb);
+			tcp_output(t->pcb);
+		}
+	}
+	delack_due = 0;
+}
+
+static void
+delack_forget(struct fs_tcp *t)
+{
+	struct fs_tcp **pp;
+
+	if (!t->delack_on)
+		return;
+	for (pp = &delack_head; *pp; pp = &(*pp)->delack_next)
+		if (*pp == t) {
+			*pp = t->delack_next;
+			break;
+		}
+	t->delack_on = false;
+}
 
 static int
 kopt_get(int kfd, int level, int opt, void *v, socklen_t *n)
@@ -107,11 +159,20 @@ kopt_timeo_ns(int kfd, int opt)
 	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
 }
 
+static unsigned nsocks;
+
+unsigned
+fs_tcp_count(void)
+{
+	return __atomic_load_n(&nsocks, __ATOMIC_RELAXED);
+}
+
 static void
 link_in(struct fs_tcp *t)
 {
 	t->next = all;
 	all = t;
+	__atomic_add_fetch(&nsocks, 1, __ATOMIC_RELAXED);
 }
 
 static void
@@ -122,6 +183,7 @@ unlink_(struct fs_tcp *t)
 	for (pp = &all; *pp; pp = &(*pp)->next)
 		if (*pp == t) {
 			*pp = t->next;
+			__atomic_sub_fetch(&nsocks, 1, __ATOMIC_RELAXED);
 			return;
 		}
 }
@@ -193,6 +255,40 @@ sock_alloc(int kfd, bool nonblock)
 	return t;
 }
 
+/* What the socket may hold, queued plus the window it offers: SO_RCVBUF's
+ * share when the program set it, else as much as Linux's receive buffer
+ * autotuning grows to. lwIP's own window (64 KiB in Debian's build) is
+ * given back as data arrives, not as the program reads: a program that
+ * reads late (or writes before it reads, as an echo client does) sees
+ * the kernel's buffering, not lwIP's. */
+#define RCV_CAP_DEFAULT (4u << 20)
+
+/* Gives window back to the peer for bytes lwIP handed us. Under the lock. */
+static bool
+credit(struct fs_tcp *t)
+{
+	size_t cap = t->rcv_limit ? t->rcv_limit : RCV_CAP_DEFAULT, want, give;
+
+	if (!t->pcb || !t->owed || t->rx_len >= cap)
+		return false;
+	want = cap - t->rx_len;
+	if (want > TCP_WND_MAX(t->pcb))
+		want = TCP_WND_MAX(t->pcb);
+	if (t->pcb->rcv_wnd >= want)
+		return false;
+	give = want - t->pcb->rcv_wnd;
+	if (give > t->owed)
+		give = t->owed;
+	t->owed -= give;
+	while (give) {
+		u16_t k = give > 0xffff ? 0xffff : (u16_t)give;
+
+		tcp_recved(t->pcb, k);
+		give -= k;
+	}
+	return true;
+}
+
 /* ---- lwIP callbacks (under the stack lock) ---- */
 
 static err_t
@@ -216,6 +312,13 @@ on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		t->rx_tail = last;
 		__atomic_add_fetch(&t->rx_len, p->tot_len, __ATOMIC_RELEASE);
 		t->rx_bytes += p->tot_len;
+		t->owed += p->tot_len;
+		credit(t);
+		if (!t->delack_on) {
+			t->delack_on = true;
+			t->delack_next = delack_head;
+			delack_head = t;
+		}
 	}
 	bump(t);
 	return ERR_OK;
@@ -237,8 +340,10 @@ on_err(void *arg, err_t err)
 	struct fs_tcp *t = arg;
 
 	t->pcb = NULL;
+	/* Linux's tcp_reset: a reset after the peer's FIN (CLOSE_WAIT) is a
+	 * broken pipe, not a reset connection. */
 	if (err == ERR_RST)
-		t->err = t->st == T_CONNECTING ? ECONNREFUSED : ECONNRESET;
+		t->err = t->st == T_CONNECTING ? ECONNREFUSED : t->fin ? EPIPE : ECONNRESET;
 	else if (err == ERR_ABRT)
 		t->err = ETIMEDOUT; /* retransmissions or keepalives gave up */
 	else
@@ -552,13 +657,18 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 		pthread_mutex_unlock(&fs_stk->lock);
 		return t->nonblock ? -EALREADY : wait_connected(t);
 	case T_CONNECTED:
+		/* As Linux: the first connect after a nonblocking one completed
+		 * reports success; later ones EISCONN. */
+		r = t->connect_pending ? 0 : -EISCONN;
+		t->connect_pending = false;
 		pthread_mutex_unlock(&fs_stk->lock);
-		return -EISCONN;
+		return r;
 	case T_LISTEN:
 		pthread_mutex_unlock(&fs_stk->lock);
 		return -EISCONN;
 	case T_CLOSED:
 		/* A failed connect leaves its error; the socket cannot retry. */
+		t->connect_pending = false;
 		r = take_err(t);
 		pthread_mutex_unlock(&fs_stk->lock);
 		return r ? -r : (t->ever_connected ? -EISCONN : -ECONNABORTED);
@@ -567,6 +677,12 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	}
 	if (!routable(sin->sin_addr.s_addr)) {
 		pthread_mutex_unlock(&fs_stk->lock);
+		return -ENETUNREACH;
+	}
+	if (sin->sin_addr.s_addr == fs_stk->cfg.ip) {
+		/* lwIP's loopback needs the tcpip thread we do not run. */
+		pthread_mutex_unlock(&fs_stk->lock);
+		FS_WARN("TCP connect to the stack's own address is not supported");
 		return -ENETUNREACH;
 	}
 	ip_addr_set_ip4_u32_val(ip, sin->sin_addr.s_addr);
@@ -579,8 +695,10 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	}
 	fs_stk_poll_locked(); /* the SYN (or the ARP request) goes now */
 	pthread_mutex_unlock(&fs_stk->lock);
-	if (t->nonblock)
+	if (t->nonblock) {
+		t->connect_pending = true;
 		return -EINPROGRESS;
+	}
 	return wait_connected(t);
 }
 
@@ -884,26 +1002,6 @@ readable(void *s)
 	       t->st == T_CLOSED || t->rd_shut;
 }
 
-/* Gives consumed window back to the peer. Under the stack lock. */
-static void
-window_back(struct fs_tcp *t, size_t n)
-{
-	if (!t->pcb || n == 0)
-		return;
-	if (t->rcv_limit) {
-		size_t room = t->rcv_limit > t->pcb->rcv_wnd ? t->rcv_limit - t->pcb->rcv_wnd : 0;
-
-		if (n > room)
-			n = room;
-	}
-	while (n) {
-		u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
-
-		tcp_recved(t->pcb, k);
-		n -= k;
-	}
-}
-
 /* Copies up to the iovecs' room from the receive queue, consuming it
  * unless peek. Under the stack lock. */
 static size_t
@@ -997,9 +1095,8 @@ tcp_recvmsg_(void *s, struct msghdr *m, int flags)
 						    (flags & MSG_TRUNC) != 0, want - got);
 
 				if (!(flags & MSG_PEEK)) {
-					window_back(t, k);
-					if (t->pcb && t->rx_len == 0)
-						fs_stk_poll_locked(); /* a window update goes now */
+					if (credit(t))
+						fs_stk_poll_locked(); /* the window update goes now */
 				}
 				got += k;
 				pthread_mutex_unlock(&fs_stk->lock);
@@ -1109,7 +1206,9 @@ tcp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		if (t->err) {
 			r = take_err(t);
 			pthread_mutex_unlock(&fs_stk->lock);
-			return done ? (ssize_t)done : -r;
+			if (done)
+				return (ssize_t)done;
+			return r == EPIPE ? epipe(flags) : -r;
 		}
 		if (t->wr_shut || t->st == T_CLOSED || t->st == T_NEW || t->st == T_LISTEN) {
 			pthread_mutex_unlock(&fs_stk->lock);
@@ -1245,6 +1344,7 @@ release(struct fs_tcp *t)
 	struct tcp_pcb *pcb = t->pcb;
 	bool unread = t->rx_len != 0;
 
+	delack_forget(t);
 	while (t->rx) {
 		struct pbuf *q = t->rx;
 
