@@ -180,3 +180,56 @@ http {
 NGINX
 	echo "$dir/nginx.conf"
 }
+
+# fs_prog MODE SERVER CLIENT [SECONDS]: runs a server and a client command
+# (which use $ADDR for the server's address), kernel (MODE kernel: both on
+# 127.0.0.1, server on core 0, client on core 1) or through scripts/lab
+# memif (both preloaded). Prints the client's output.
+fs_prog() {
+	local mode=$1 server=$2 client=$3 secs=${4:-60} spid out
+	if [ "$mode" = kernel ]; then
+		ADDR=127.0.0.1 setsid taskset -c 0 bash -c "$server" >/dev/null 2>&1 &
+		spid=$!
+		sleep 0.5
+		ADDR=127.0.0.1 timeout "$secs" taskset -c 1 bash -c "$client" 2>&1
+		kill -- -"$spid" 2>/dev/null
+		wait "$spid" 2>/dev/null
+	else
+		"$FS_ROOT/scripts/lab" memif --timeout "$secs" "ADDR=\$LAB_SERVER_IP; $server" \
+			"ADDR=\$LAB_SERVER_IP; sleep 0.5; $client" 2>&1
+	fi
+}
+
+# fs_redis MODE: redis-benchmark against redis-server (one client
+# connection), SET and GET with -P 1 and -P 16. Prints requests/s as
+# "set1 get1 set16 get16".
+fs_redis() {
+	local port=6390 out
+	out=$(fs_prog "$1" "exec redis-server --bind \$ADDR --port $port --save '' --appendonly no --protected-mode no" \
+		"redis-benchmark -h \$ADDR -p $port -c 1 -P 1 -n 40000 -t set,get -q; redis-benchmark -h \$ADDR -p $port -c 1 -P 16 -n 400000 -t set,get -q" 120)
+	tr '\r' '\n' <<<"$out" | awk '/requests per second/ {v[n++]=$2} END {printf "%s %s %s %s\n", v[0]==""?"nan":v[0], v[1]==""?"nan":v[1], v[2]==""?"nan":v[2], v[3]==""?"nan":v[3]}'
+}
+
+# fs_nginx MODE SECONDS: wrk (one thread) against nginx; the 20-byte and
+# the 11 KiB file with 1, 8 and 64 keep-alive connections. Prints
+# requests/s as "20b/1 20b/8 20b/64 11k/1 11k/8 11k/64".
+fs_nginx() {
+	local mode=$1 secs=$2 dir conf out addr=127.0.0.1
+	dir=$(mktemp -d /tmp/fs-nginx.XXXXXX)
+	[ "$mode" = kernel ] || addr=10.77.0.1
+	conf=$(fs_nginx_conf "$dir" "$addr" 8080)
+	out=$(fs_prog "$mode" "exec nginx -c $conf" \
+		"for f in 20b 11k; do for c in 1 8 64; do wrk -t1 -c\$c -d${secs}s http://\$ADDR:8080/\$f; done; done" 120)
+	rm -rf "$dir"
+	awk '/^Requests\/sec:/ {v[n++]=$2} END {for (i=0;i<6;i++) printf "%s%s", (v[i]==""?"nan":v[i]), (i<5?" ":"\n")}' <<<"$out"
+}
+
+# fs_iperf3_prog MODE SECONDS: iperf3 with one stream and with -P 4.
+# Prints Gbit/s as "p1 p4".
+fs_iperf3_prog() {
+	local secs=$2 out
+	out=$(fs_prog "$1" "exec iperf3 -s -B \$ADDR -p 5201" \
+		"iperf3 -c \$ADDR -p 5201 -t $secs -f g; iperf3 -c \$ADDR -p 5201 -t $secs -P 4 -f g" 120)
+	awk '/receiver/ && !/SUM/ && !p1 {p1=$(NF-2)} /SUM.*receiver/ {p4=$(NF-2)}
+	     END {print (p1==""?"nan":p1), (p4==""?"nan":p4)}' <<<"$out"
+}

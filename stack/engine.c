@@ -248,7 +248,7 @@ progress_main(void *unused)
 {
 	struct fs_dev *d = fs_stk->dev;
 	long idle_ns = POLL_MIN_NS;
-	uint64_t seen = 0, last_rx_ns = 0;
+	uint64_t seen = 0, last_rx_ns = 0, polls_after = 0;
 	int ifd;
 
 	(void)unused;
@@ -257,7 +257,7 @@ progress_main(void *unused)
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!__atomic_load_n(&fs_stk->stop, __ATOMIC_RELAXED)) {
 		struct pollfd p[2];
-		bool waiting;
+		bool waiting, busy = false;
 		int64_t sleep_ns;
 
 		/* Never wait for the lock: whoever holds it is making progress,
@@ -275,14 +275,23 @@ progress_main(void *unused)
 			fs_tcp_delack(fs_now_ns());
 			fs_pub_update(false);
 			sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;
+			busy = fs_stk->polls != polls_after;
+			polls_after = fs_stk->polls;
 			pthread_mutex_unlock(&fs_stk->lock);
 		} else {
 			sleep_ns = 1000000;
+			busy = true; /* the holder is making progress */
 		}
 		/* TCP needs frames handled while the program is busy elsewhere
-		 * (ACKs, window updates, the peer's data): poll as for a sleeper. */
-		waiting = __atomic_load_n(&fs_stk->waiters, __ATOMIC_RELAXED) != NULL ||
-			  fs_tcp_count() != 0;
+		 * (ACKs, window updates, the peer's data): poll as for a sleeper,
+		 * unless the program's own threads polled since our last round
+		 * (then waking every 10 us would only steal their core). */
+		waiting = __atomic_load_n(&fs_stk->waiters, __ATOMIC_RELAXED) != NULL;
+		if (!waiting && fs_tcp_count() != 0) {
+			waiting = !busy;
+			if (sleep_ns > POLL_MAX_NS)
+				sleep_ns = POLL_MAX_NS;
+		}
 
 		p[0] = (struct pollfd){fs_stk->kick_fd, POLLIN, 0};
 		if (!waiting) {
