@@ -258,6 +258,7 @@ progress_main(void *unused)
 	while (!__atomic_load_n(&fs_stk->stop, __ATOMIC_RELAXED)) {
 		struct pollfd p[2];
 		bool waiting, busy = false;
+		uint64_t now;
 		int64_t sleep_ns;
 
 		/* Never wait for the lock: whoever holds it is making progress,
@@ -272,7 +273,9 @@ progress_main(void *unused)
 				idle_ns = POLL_MIN_NS;
 			}
 			fs_nif_timers();
-			fs_tcp_delack(fs_now_ns());
+			now = fs_now_ns();
+			fs_tcp_delack(now);
+			fs_tcp_trim_time_wait(now);
 			fs_pub_update(false);
 			sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;
 			busy = fs_stk->polls != polls_after;

@@ -23,6 +23,7 @@ struct fs_drops {
 	uint64_t rx_no_socket;	/* UDP to a port nobody bound (ICMP sent) */
 	uint64_t tx_arp;	/* nonblocking sends past lwIP's ARP queue */
 	uint64_t tcp_listen_overflow; /* SYNs to a listener whose accept queue is full */
+	uint64_t tcp_time_wait_recycled; /* TIME_WAIT connections beyond the bound (not a drop) */
 };
 
 /* A thread sleeping until the stack has news: the stack writes efd. */
@@ -98,6 +99,9 @@ bool fs_tcp_syn_admit(uint32_t dst, uint16_t port);
 
 /* TCP sockets open on the stack (read without the lock). */
 unsigned fs_tcp_count(void);
+
+/* Bounds the connections in TIME_WAIT (under the lock). */
+void fs_tcp_trim_time_wait(uint64_t now);
 
 /* Sends the delayed ACKs that are due (under the lock). */
 void fs_tcp_delack(uint64_t now);

@@ -111,6 +111,34 @@ fs_tcp_delack(uint64_t now)
 	delack_due = 0;
 }
 
+/* lwIP keeps TIME_WAIT for 2 MSL (120 s) with no bound when its memory
+ * comes from malloc, and a TIME_WAIT connection holds its local port:
+ * a client that connects and closes in a loop would run out of ports and
+ * memory. As Linux's tcp_max_tw_buckets, the oldest beyond TW_MAX go.
+ * New TIME_WAIT connections are put at the head of lwIP's list. */
+#define TW_MAX 4096
+
+void
+fs_tcp_trim_time_wait(uint64_t now)
+{
+	static uint64_t last;
+	struct tcp_pcb *p = tcp_tw_pcbs, *next;
+	unsigned n = 0;
+
+	if (now - last < 100000000) /* every 100 ms is enough */
+		return;
+	last = now;
+	while (p && ++n < TW_MAX)
+		p = p->next;
+	if (!p)
+		return;
+	for (p = p->next; p; p = next) {
+		next = p->next;
+		tcp_abort(p); /* a TIME_WAIT pcb is only unlinked and freed */
+		fs_stk->drops.tcp_time_wait_recycled++;
+	}
+}
+
 static void
 delack_forget(struct fs_tcp *t)
 {
