@@ -51,6 +51,9 @@ struct fs_dev {
 	/* A shared-memory link that cannot corrupt frames (memif): UDP goes
 	 * out with checksum 0, which IPv4 allows, and receivers skip it. */
 	bool lossless;
+	/* Frames queued but not yet on the device ring; a device that keeps
+	 * a queue sets tx_full_at to its size (0: never full). */
+	uint16_t tx_pending, tx_full_at;
 	/* Counted drops and totals, owned by the thread holding the stack lock. */
 	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes, tx_nobuf, tx_full;
 };

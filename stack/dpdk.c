@@ -86,6 +86,7 @@ dpdk_tx_flush(struct fs_dev *d)
 	if (sent < dd->ntx)
 		memmove(dd->tx, dd->tx + sent, (dd->ntx - sent) * sizeof(dd->tx[0]));
 	dd->ntx -= sent;
+	d->tx_pending = dd->ntx;
 	return dd->ntx;
 }
 
@@ -123,6 +124,7 @@ dpdk_tx_queue(struct fs_dev *d, void *handle)
 	}
 	d->tx_bytes += rte_pktmbuf_data_len((struct rte_mbuf *)handle);
 	dd->tx[dd->ntx++] = handle;
+	d->tx_pending = dd->ntx;
 }
 
 static bool
@@ -391,6 +393,7 @@ fs_dev_open(const struct fs_config *c)
 	memcpy(dd->dev.mac, c->mac_set ? c->mac : mac.addr_bytes, 6);
 	dd->dev.mtu = 1500;
 	dd->dev.lossless = strcmp(info.driver_name, "net_memif") == 0;
+	dd->dev.tx_full_at = TX_BATCH;
 	/* A memif server's link comes up when its client connects, which may
 	 * be much later: only other devices are worth waiting for. */
 	wait_ms = strstr(c->dev, "role=server") ? 0 : LINK_WAIT_MS;

@@ -70,7 +70,11 @@ fs_stk_poll_locked(void)
 		fs_nif_timers();
 	if ((fs_stk->polls & 63) == 0)
 		fs_tcp_delack(fs_now_ns());
-	d->ops->tx_flush(d);
+	if (d->ops->tx_flush(d) == 0 && fs_unlikely(fs_stk->tx_blocked)) {
+		fs_stk->tx_blocked = false;
+		fs_tcp_kick();
+		d->ops->tx_flush(d);
+	}
 	/* Any frame may be what a sleeper waits for (data, an ARP answer, an
 	 * ICMP error): wake them all and let each look again. */
 	if (fs_stk->news || (n && fs_stk->waiters)) {

@@ -170,6 +170,13 @@ linkoutput(struct netif *n, struct pbuf *p)
 	if (p->tot_len > dev->mtu + SIZEOF_ETH_HDR) {
 		return ERR_BUF;
 	}
+	/* Device ring and queue full: refuse rather than drop. TCP keeps the
+	 * segment and sends it again once the device drains (fs_tcp_kick). */
+	if (fs_unlikely(dev->tx_full_at && dev->tx_pending >= dev->tx_full_at) &&
+	    dev->ops->tx_flush(dev) >= dev->tx_full_at) {
+		fs_stk->tx_blocked = true;
+		return ERR_MEM;
+	}
 	buf = dev->ops->tx_alloc(dev, p->tot_len, &handle);
 	if (!buf)
 		return ERR_MEM;

@@ -40,6 +40,7 @@ struct fs_stack {
 	struct fs_waiter *waiters;
 	int kick_fd;		/* wakes the progress thread */
 	bool news;		/* a socket changed state during this poll */
+	bool tx_blocked;	/* lwIP was refused a frame: the device queue was full */
 	unsigned arp_pending;	/* sends queued while a neighbour is unresolved */
 	uint64_t polls;
 	pthread_t progress;
@@ -99,6 +100,10 @@ bool fs_tcp_syn_admit(uint32_t dst, uint16_t port);
 
 /* TCP sockets open on the stack (read without the lock). */
 unsigned fs_tcp_count(void);
+
+/* Asks every TCP connection to send what it holds (after the device
+ * refused frames and has room again). Under the lock. */
+void fs_tcp_kick(void);
 
 /* Bounds the connections in TIME_WAIT (under the lock). */
 void fs_tcp_trim_time_wait(uint64_t now);

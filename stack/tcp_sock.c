@@ -119,6 +119,16 @@ fs_tcp_delack(uint64_t now)
 #define TW_MAX 4096
 
 void
+fs_tcp_kick(void)
+{
+	struct fs_tcp *t;
+
+	for (t = all; t; t = t->next)
+		if (t->pcb && t->st == T_CONNECTED && t->pcb->unsent)
+			tcp_output(t->pcb);
+}
+
+void
 fs_tcp_trim_time_wait(uint64_t now)
 {
 	static uint64_t last;
