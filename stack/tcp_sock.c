@@ -31,6 +31,7 @@
 #include "log.h"
 #include "publish.h"
 #include "sock.h"
+#include "sockutil.h"
 #include "stack.h"
 
 #define SOMAXCONN_LINUX 4096
@@ -164,39 +165,6 @@ delack_forget(struct fs_tcp *t)
 	t->delack_on = false;
 }
 
-static int
-kopt_get(int kfd, int level, int opt, void *v, socklen_t *n)
-{
-	return syscall(SYS_getsockopt, kfd, level, opt, v, n) < 0 ? -errno : 0;
-}
-
-static int
-kopt_set(int kfd, int level, int opt, const void *v, socklen_t n)
-{
-	return syscall(SYS_setsockopt, kfd, level, opt, v, n) < 0 ? -errno : 0;
-}
-
-static int
-kopt_int(int kfd, int level, int opt, int dflt)
-{
-	int v = dflt;
-	socklen_t n = sizeof(v);
-
-	kopt_get(kfd, level, opt, &v, &n);
-	return v;
-}
-
-static int64_t
-kopt_timeo_ns(int kfd, int opt)
-{
-	struct timeval tv = {0, 0};
-	socklen_t n = sizeof(tv);
-
-	if (kopt_get(kfd, SOL_SOCKET, opt, &tv, &n) < 0 || (tv.tv_sec == 0 && tv.tv_usec == 0))
-		return -1;
-	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
-}
-
 static unsigned nsocks;
 
 unsigned
@@ -263,15 +231,15 @@ sync_opts(struct fs_tcp *t)
 	struct linger l = {0, 0};
 	socklen_t n = sizeof(l);
 
-	t->rcvtimeo_ns = kopt_timeo_ns(t->kfd, SO_RCVTIMEO);
-	t->sndtimeo_ns = kopt_timeo_ns(t->kfd, SO_SNDTIMEO);
-	t->nodelay = kopt_int(t->kfd, IPPROTO_TCP, TCP_NODELAY, 0) != 0;
-	t->cork = kopt_int(t->kfd, IPPROTO_TCP, TCP_CORK, 0) != 0;
-	t->keepalive = kopt_int(t->kfd, SOL_SOCKET, SO_KEEPALIVE, 0) != 0;
-	t->keep_idle_s = (uint32_t)kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPIDLE, 7200);
-	t->keep_intvl_s = (uint32_t)kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPINTVL, 75);
-	t->keep_cnt = (uint32_t)kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPCNT, 9);
-	if (kopt_get(t->kfd, SOL_SOCKET, SO_LINGER, &l, &n) == 0) {
+	t->rcvtimeo_ns = fs_kopt_timeo_ns(t->kfd, SO_RCVTIMEO);
+	t->sndtimeo_ns = fs_kopt_timeo_ns(t->kfd, SO_SNDTIMEO);
+	t->nodelay = fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_NODELAY, 0) != 0;
+	t->cork = fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_CORK, 0) != 0;
+	t->keepalive = fs_kopt_int(t->kfd, SOL_SOCKET, SO_KEEPALIVE, 0) != 0;
+	t->keep_idle_s = (uint32_t)fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPIDLE, 7200);
+	t->keep_intvl_s = (uint32_t)fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPINTVL, 75);
+	t->keep_cnt = (uint32_t)fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPCNT, 9);
+	if (fs_kopt_get(t->kfd, SOL_SOCKET, SO_LINGER, &l, &n) == 0) {
 		t->linger_on = l.l_onoff;
 		t->linger_s = l.l_linger;
 	}
@@ -511,17 +479,6 @@ fs_tcp_open(int kfd, bool nonblock)
 }
 
 static int
-check_sin(const struct sockaddr *a, socklen_t n, const struct sockaddr_in **sin)
-{
-	if (!a || n < sizeof(struct sockaddr_in))
-		return -EINVAL;
-	if (a->sa_family != AF_INET)
-		return -EAFNOSUPPORT;
-	*sin = (const struct sockaddr_in *)a;
-	return 0;
-}
-
-static int
 lwip_errno(err_t e)
 {
 	switch (e) {
@@ -551,7 +508,7 @@ tcp_bind_(void *s, const struct sockaddr *a, socklen_t n)
 	struct fs_tcp *t = s;
 	const struct sockaddr_in *sin;
 	ip_addr_t ip;
-	int r = check_sin(a, n, &sin);
+	int r = fs_check_sin(a, n, &sin);
 	err_t e;
 
 	if (r < 0)
@@ -564,7 +521,7 @@ tcp_bind_(void *s, const struct sockaddr *a, socklen_t n)
 		pthread_mutex_unlock(&fs_stk->lock);
 		return -EINVAL;
 	}
-	if (kopt_int(t->kfd, SOL_SOCKET, SO_REUSEADDR, 0))
+	if (fs_kopt_int(t->kfd, SOL_SOCKET, SO_REUSEADDR, 0))
 		ip_set_option(t->pcb, SOF_REUSEADDR);
 	e = tcp_bind(t->pcb, &ip, ntohs(sin->sin_port));
 	pthread_mutex_unlock(&fs_stk->lock);
@@ -687,7 +644,7 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	err_t e;
 	int r;
 
-	if ((r = check_sin(a, n, &sin)) < 0)
+	if ((r = fs_check_sin(a, n, &sin)) < 0)
 		return r;
 	pthread_mutex_lock(&fs_stk->lock);
 	switch (t->st) {
@@ -746,18 +703,6 @@ acceptable(void *s)
 	struct fs_tcp *t = s;
 
 	return __atomic_load_n(&t->aq_n, __ATOMIC_ACQUIRE) != 0 || !t->pcb;
-}
-
-static void
-fill_sin(struct sockaddr *a, socklen_t *n, uint32_t addr, uint16_t port)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
-
-	sin.sin_addr.s_addr = addr;
-	if (a && n) {
-		memcpy(a, &sin, *n < sizeof(sin) ? *n : sizeof(sin));
-		*n = sizeof(sin);
-	}
 }
 
 /* The kernel side of a wildcard listener, never blocking. */
@@ -819,15 +764,15 @@ tcp_accept_(void *s, struct sockaddr *a, socklen_t *n, int flags, void **conn)
 	c->kfd = fd;
 	c->nonblock = (flags & SOCK_NONBLOCK) != 0;
 	if (c->pcb)
-		fill_sin(a, n, ip4_addr_get_u32(ip_2_ip4(&c->pcb->remote_ip)), c->pcb->remote_port);
+		fs_fill_sin(a, n, ip4_addr_get_u32(ip_2_ip4(&c->pcb->remote_ip)), c->pcb->remote_port);
 	else
-		fill_sin(a, n, 0, 0);
+		fs_fill_sin(a, n, 0, 0);
 	pthread_mutex_unlock(&fs_stk->lock);
 	/* The kernel socket answers getsockopt: give it the inherited options. */
 	if (c->nodelay)
-		kopt_set(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+		fs_kopt_set(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	if (c->keepalive)
-		kopt_set(fd, SOL_SOCKET, SO_KEEPALIVE, &(int){1}, sizeof(int));
+		fs_kopt_set(fd, SOL_SOCKET, SO_KEEPALIVE, &(int){1}, sizeof(int));
 	*conn = c;
 	return fd;
 }
@@ -873,15 +818,15 @@ tcp_name_(void *s, struct sockaddr *a, socklen_t *n, int peer)
 		if (!pcb || (t->st != T_CONNECTED))
 			r = -ENOTCONN;
 		else
-			fill_sin(a, n, ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)), pcb->remote_port);
+			fs_fill_sin(a, n, ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)), pcb->remote_port);
 	} else if (!pcb) {
-		fill_sin(a, n, 0, 0);
+		fs_fill_sin(a, n, 0, 0);
 	} else {
 		uint32_t ip = ip4_addr_get_u32(ip_2_ip4(&pcb->local_ip));
 
 		if (ip == 0 && (t->st == T_CONNECTED || t->st == T_CONNECTING))
 			ip = fs_stk->cfg.ip;
-		fill_sin(a, n, ip, pcb->local_port);
+		fs_fill_sin(a, n, ip, pcb->local_port);
 	}
 	pthread_mutex_unlock(&fs_stk->lock);
 	return r;
@@ -991,32 +936,36 @@ tcp_getsockopt_(void *s, int level, int opt, void *v, socklen_t *n)
 		*n = sizeof(int);
 		return 0;
 	}
-	return kopt_get(t->kfd, level, opt, v, n);
+	return fs_kopt_get(t->kfd, level, opt, v, n);
 }
 
 static int
 tcp_setsockopt_(void *s, int level, int opt, const void *v, socklen_t n)
 {
 	struct fs_tcp *t = s;
-	bool uncork;
-	int r;
+	bool sndbuf = level == SOL_SOCKET && (opt == SO_SNDBUF || opt == SO_SNDBUFFORCE);
+	bool rcvbuf = level == SOL_SOCKET && (opt == SO_RCVBUF || opt == SO_RCVBUFFORCE);
+	bool uncork = t->cork;
+	int r, kbuf = 0;
 
 	/* The kernel validates and keeps every option; we mirror what the
-	 * stack needs. */
-	r = kopt_set(t->kfd, level, opt, v, n);
+	 * stack needs, reading it back before taking the stack lock (these
+	 * are system calls). */
+	r = fs_kopt_set(t->kfd, level, opt, v, n);
 	if (r < 0)
 		return r;
-	pthread_mutex_lock(&fs_stk->lock);
-	uncork = t->cork;
 	sync_opts(t);
 	uncork = uncork && !t->cork;
-	if (level == SOL_SOCKET && (opt == SO_SNDBUF || opt == SO_SNDBUFFORCE)) {
+	if (sndbuf || rcvbuf)
+		kbuf = fs_kopt_int(t->kfd, SOL_SOCKET, sndbuf ? SO_SNDBUF : SO_RCVBUF, 0);
+	pthread_mutex_lock(&fs_stk->lock);
+	if (sndbuf) {
 		/* The kernel doubles the value; that much may be in flight. */
-		t->snd_limit = (uint32_t)kopt_int(t->kfd, SOL_SOCKET, SO_SNDBUF, 0);
-	} else if (level == SOL_SOCKET && (opt == SO_RCVBUF || opt == SO_RCVBUFFORCE)) {
+		t->snd_limit = (uint32_t)kbuf;
+	} else if (rcvbuf) {
 		/* Half of the doubled value holds data, as Linux's default
 		 * tcp_adv_win_scale gives. */
-		t->rcv_limit = (uint32_t)kopt_int(t->kfd, SOL_SOCKET, SO_RCVBUF, 0) / 2;
+		t->rcv_limit = (uint32_t)kbuf / 2;
 		if (t->pcb && t->st == T_CONNECTED && t->rcv_limit < t->pcb->rcv_wnd)
 			t->pcb->rcv_wnd = t->rcv_limit;
 	}
@@ -1332,14 +1281,6 @@ tcp_ioctl_(void *s, unsigned long req, void *arg)
 	return syscall(SYS_ioctl, t->kfd, req, arg) < 0 ? -errno : 0;
 }
 
-static bool
-kernel_readable(int kfd)
-{
-	struct pollfd p = {kfd, POLLIN, 0};
-
-	return syscall(SYS_poll, &p, 1UL, 0) > 0 && (p.revents & POLLIN);
-}
-
 /* Linux's tcp_poll, on our state. */
 static unsigned
 tcp_poll_(void *s, uint32_t *gen)
@@ -1352,7 +1293,7 @@ tcp_poll_(void *s, uint32_t *gen)
 		*gen = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE);
 	if (t->st == T_LISTEN) {
 		if (__atomic_load_n(&t->aq_n, __ATOMIC_ACQUIRE) ||
-		    (t->dual && kernel_readable(t->kfd)))
+		    (t->dual && fs_kernel_readable(t->kfd)))
 			ev |= POLLIN | POLLRDNORM;
 		return ev;
 	}

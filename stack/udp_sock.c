@@ -30,6 +30,7 @@
 #include "log.h"
 #include "publish.h"
 #include "sock.h"
+#include "sockutil.h"
 #include "stack.h"
 
 #define QCAP 1024u		/* datagrams a socket may hold */
@@ -73,46 +74,23 @@ queued(const struct fs_udp *u)
 	return __atomic_load_n(&u->tail, __ATOMIC_ACQUIRE) - u->head;
 }
 
-/* Kernel fd helpers: socket options live on the kernel socket too, so that
- * validation, defaults and getsockopt answers are the kernel's own. */
-static int
-kopt_get(int kfd, int level, int opt, void *v, socklen_t *n)
-{
-	return syscall(SYS_getsockopt, kfd, level, opt, v, n) < 0 ? -errno : 0;
-}
-
-static int
-kopt_set(int kfd, int level, int opt, const void *v, socklen_t n)
-{
-	return syscall(SYS_setsockopt, kfd, level, opt, v, n) < 0 ? -errno : 0;
-}
-
-static int64_t
-kopt_timeo_ns(int kfd, int opt)
-{
-	struct timeval tv = {0, 0};
-	socklen_t n = sizeof(tv);
-
-	if (kopt_get(kfd, SOL_SOCKET, opt, &tv, &n) < 0 || (tv.tv_sec == 0 && tv.tv_usec == 0))
-		return -1;
-	return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
-}
-
-/* Reads back the options the data path keeps a copy of. */
+/* Socket options live on the kernel socket too, so that validation,
+ * defaults and getsockopt answers are the kernel's own. Reads back the
+ * options the data path keeps a copy of. */
 static void
 sync_opts(struct fs_udp *u)
 {
 	int v = RMEM_DEFAULT;
 	socklen_t n = sizeof(v);
 
-	kopt_get(u->kfd, SOL_SOCKET, SO_RCVBUF, &v, &n);
+	fs_kopt_get(u->kfd, SOL_SOCKET, SO_RCVBUF, &v, &n);
 	u->rcvbuf = v;
 	v = 0;
 	n = sizeof(v);
-	kopt_get(u->kfd, SOL_SOCKET, SO_BROADCAST, &v, &n);
+	fs_kopt_get(u->kfd, SOL_SOCKET, SO_BROADCAST, &v, &n);
 	u->broadcast = v != 0;
-	u->rcvtimeo_ns = kopt_timeo_ns(u->kfd, SO_RCVTIMEO);
-	u->sndtimeo_ns = kopt_timeo_ns(u->kfd, SO_SNDTIMEO);
+	u->rcvtimeo_ns = fs_kopt_timeo_ns(u->kfd, SO_RCVTIMEO);
+	u->sndtimeo_ns = fs_kopt_timeo_ns(u->kfd, SO_SNDTIMEO);
 }
 
 /* Queues p (payload at the UDP data) for u, or drops and counts. */
@@ -238,32 +216,13 @@ kernel_recv(struct fs_udp *u, struct msghdr *m, int flags)
 	return r < 0 ? -errno : r;
 }
 
-static bool
-kernel_readable(const struct fs_udp *u)
-{
-	struct pollfd p = {u->kfd, POLLIN, 0};
-
-	return syscall(SYS_poll, &p, 1UL, 0) > 0 && (p.revents & POLLIN);
-}
-
-static int
-check_sin(const struct sockaddr *a, socklen_t n, const struct sockaddr_in **sin)
-{
-	if (!a || n < sizeof(struct sockaddr_in))
-		return -EINVAL;
-	if (a->sa_family != AF_INET)
-		return -EAFNOSUPPORT;
-	*sin = (const struct sockaddr_in *)a;
-	return 0;
-}
-
 static int
 udp_bind_(void *s, const struct sockaddr *a, socklen_t n)
 {
 	struct fs_udp *u = s;
 	const struct sockaddr_in *sin;
 	ip_addr_t ip;
-	int r = check_sin(a, n, &sin), reuse = 0;
+	int r = fs_check_sin(a, n, &sin), reuse = 0;
 	socklen_t rl = sizeof(reuse);
 	err_t e;
 
@@ -272,7 +231,7 @@ udp_bind_(void *s, const struct sockaddr *a, socklen_t n)
 	if (sin->sin_addr.s_addr != INADDR_ANY && sin->sin_addr.s_addr != fs_stk->cfg.ip &&
 	    !IN_MULTICAST(ntohl(sin->sin_addr.s_addr)))
 		return -EADDRNOTAVAIL;
-	kopt_get(u->kfd, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl);
+	fs_kopt_get(u->kfd, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl);
 	ip_addr_set_ip4_u32_val(ip, sin->sin_addr.s_addr);
 	pthread_mutex_lock(&fs_stk->lock);
 	if (u->pcb->local_port != 0) {
@@ -312,7 +271,7 @@ udp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 		pthread_mutex_unlock(&fs_stk->lock);
 		return 0;
 	}
-	if ((r = check_sin(a, n, &sin)) < 0)
+	if ((r = fs_check_sin(a, n, &sin)) < 0)
 		return r;
 	if (!routable(sin->sin_addr.s_addr))
 		return u->dual ? -FS_RELEASE_TO_KERNEL : -ENETUNREACH;
@@ -356,18 +315,6 @@ udp_shutdown_(void *s, int how)
 	return u->connected ? 0 : -ENOTCONN;
 }
 
-static void
-fill_sin(struct sockaddr *a, socklen_t *n, uint32_t addr, uint16_t port)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
-
-	sin.sin_addr.s_addr = addr;
-	if (a && n) {
-		memcpy(a, &sin, *n < sizeof(sin) ? *n : sizeof(sin));
-		*n = sizeof(sin);
-	}
-}
-
 static int
 udp_name_(void *s, struct sockaddr *a, socklen_t *n, int peer)
 {
@@ -382,13 +329,13 @@ udp_name_(void *s, struct sockaddr *a, socklen_t *n, int peer)
 			pthread_mutex_unlock(&fs_stk->lock);
 			return -ENOTCONN;
 		}
-		fill_sin(a, n, ip4_addr_get_u32(ip_2_ip4(&u->pcb->remote_ip)), u->pcb->remote_port);
+		fs_fill_sin(a, n, ip4_addr_get_u32(ip_2_ip4(&u->pcb->remote_ip)), u->pcb->remote_port);
 	} else {
 		ip = ip4_addr_get_u32(ip_2_ip4(&u->pcb->local_ip));
 		/* A connected socket reports the source address it uses. */
 		if (ip == 0 && u->connected)
 			ip = fs_stk->cfg.ip;
-		fill_sin(a, n, ip, u->pcb->local_port);
+		fs_fill_sin(a, n, ip, u->pcb->local_port);
 	}
 	pthread_mutex_unlock(&fs_stk->lock);
 	return 0;
@@ -412,7 +359,7 @@ udp_getsockopt_(void *s, int level, int opt, void *v, socklen_t *n)
 		*n = sizeof(int);
 		return 0;
 	}
-	return kopt_get(u->kfd, level, opt, v, n);
+	return fs_kopt_get(u->kfd, level, opt, v, n);
 }
 
 static int
@@ -461,7 +408,7 @@ udp_setsockopt_(void *s, int level, int opt, const void *v, socklen_t n)
 	}
 	/* The kernel validates and keeps every option; we mirror what the
 	 * stack needs. */
-	r = kopt_set(u->kfd, level, opt, v, n);
+	r = fs_kopt_set(u->kfd, level, opt, v, n);
 	if (r == 0 && level == SOL_SOCKET)
 		sync_opts(u);
 	if (r < 0 || level != IPPROTO_IP)
@@ -571,7 +518,7 @@ udp_recvmsg_(void *s, struct msghdr *m, int flags)
 	m->msg_flags = got < d.p->tot_len ? MSG_TRUNC : 0;
 	m->msg_controllen = 0;
 	if (m->msg_name)
-		fill_sin(m->msg_name, &m->msg_namelen, d.addr, d.port);
+		fs_fill_sin(m->msg_name, &m->msg_namelen, d.addr, d.port);
 	else
 		m->msg_namelen = 0;
 	if (!(flags & MSG_PEEK)) {
@@ -776,7 +723,7 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 	if (flags & MSG_OOB)
 		return -EOPNOTSUPP;
 	if (m->msg_name) {
-		if ((r = check_sin(m->msg_name, m->msg_namelen, &sin)) < 0 &&
+		if ((r = fs_check_sin(m->msg_name, m->msg_namelen, &sin)) < 0 &&
 		    !(r == -EAFNOSUPPORT && ((struct sockaddr *)m->msg_name)->sa_family == AF_UNSPEC))
 			return r;
 		sin = m->msg_name;
@@ -927,7 +874,7 @@ udp_poll_(void *s, uint32_t *gen)
 
 	if (gen)
 		*gen = __atomic_load_n(&u->tail, __ATOMIC_ACQUIRE) + u->errors;
-	if (queued(u) || (u->dual && kernel_readable(u)))
+	if (queued(u) || (u->dual && fs_kernel_readable(u->kfd)))
 		ev |= POLLIN;
 	if (u->so_error)
 		ev |= POLLERR;
