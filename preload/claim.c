@@ -134,36 +134,39 @@ nonblocking(int fd)
 	return fl >= 0 && (fl & O_NONBLOCK);
 }
 
+/* Whether fd is a socket of type the kernel bound to an IPv4 address,
+ * which it writes to *local. The caller is inside the stack guard. */
+static bool
+kernel_bound(int fd, int type, struct sockaddr_in *local)
+{
+	socklen_t ln = sizeof(*local);
+	int t = 0;
+	socklen_t tn = sizeof(t);
+
+	return FS_REAL(getsockopt, fd, SOL_SOCKET, SO_TYPE, &t, &tn) == 0 && t == type &&
+	       FS_REAL(getsockname, fd, (struct sockaddr *)local, &ln) == 0 &&
+	       local->sin_family == AF_INET;
+}
+
 void
 fs_claim_wildcard(int fd)
 {
-	struct sockaddr_in local;
-	socklen_t ln = sizeof(local);
-	int type = 0;
-	socklen_t tn = sizeof(type);
+	struct sockaddr_in local = {0};
 	struct fs_sock_desc d;
+	bool ok;
 
 	if (fs_in_stack)
 		return;
 	fs_in_stack++;
 	/* A TCP socket is claimed at listen (or connect), not here. */
-	if (FS_REAL(getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &tn) < 0 || type != SOCK_DGRAM ||
-	    FS_REAL(getsockname, fd, (struct sockaddr *)&local, &ln) < 0 ||
-	    local.sin_family != AF_INET) {
-		fs_in_stack--;
-		return;
-	}
+	ok = kernel_bound(fd, SOCK_DGRAM, &local);
 	d = (struct fs_sock_desc){FS_PROTO_UDP, FS_ROLE_SERVER, 0, 0, ntohs(local.sin_port), 0};
-	if (rule_says_kernel(fd, FS_CLAIM_BIND, &d) || !stack_up()) {
-		fs_in_stack--;
-		return;
-	}
-	if (!mark(fd, FS_CLAIM_BIND, &fs_udp_ops, fs_udp_open_wildcard(fd, nonblocking(fd), d.lport),
-		  "the stack cannot take its port")) {
-		fs_in_stack--;
-		return;
-	}
+	ok = ok && !rule_says_kernel(fd, FS_CLAIM_BIND, &d) && stack_up() &&
+	     mark(fd, FS_CLAIM_BIND, &fs_udp_ops, fs_udp_open_wildcard(fd, nonblocking(fd), d.lport),
+		  "the stack cannot take its port");
 	fs_in_stack--;
+	if (!ok)
+		return;
 	FS_DBG("fd %d accelerated at bind, wildcard: served on both paths", fd);
 	fs_epoll_claimed(fd, fs_fdt_get(fd));
 }
@@ -272,35 +275,26 @@ fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
 void
 fs_claim_listen(int fd, int backlog)
 {
-	struct sockaddr_in local;
-	socklen_t ln = sizeof(local);
-	int type = 0;
-	socklen_t tn = sizeof(type);
+	struct sockaddr_in local = {0};
 	struct fs_sock_desc d;
+	bool ok;
 
 	if (fs_in_stack)
 		return;
 	fs_in_stack++;
-	if (FS_REAL(getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &tn) < 0 || type != SOCK_STREAM ||
-	    FS_REAL(getsockname, fd, (struct sockaddr *)&local, &ln) < 0 ||
-	    local.sin_family != AF_INET) {
-		fs_in_stack--;
-		return;
-	}
-	if (local.sin_addr.s_addr != INADDR_ANY) {
-		fs_in_stack--;
+	ok = kernel_bound(fd, SOCK_STREAM, &local);
+	if (ok && local.sin_addr.s_addr != INADDR_ANY) {
 		stays_addr(fd, FS_CLAIM_LISTEN, "listening on", local.sin_addr.s_addr);
-		return;
+		ok = false;
 	}
 	d = (struct fs_sock_desc){FS_PROTO_TCP, FS_ROLE_SERVER, 0, 0, ntohs(local.sin_port), 0};
-	if (rule_says_kernel(fd, FS_CLAIM_LISTEN, &d) || !stack_up() ||
-	    !mark(fd, FS_CLAIM_LISTEN, &fs_tcp_ops,
+	ok = ok && !rule_says_kernel(fd, FS_CLAIM_LISTEN, &d) && stack_up() &&
+	     mark(fd, FS_CLAIM_LISTEN, &fs_tcp_ops,
 		  fs_tcp_listen_wildcard(fd, nonblocking(fd), d.lport, backlog),
-		  "the stack cannot take its port")) {
-		fs_in_stack--;
-		return;
-	}
+		  "the stack cannot take its port");
 	fs_in_stack--;
+	if (!ok)
+		return;
 	FS_DBG("fd %d accelerated at listen, wildcard: served on both paths", fd);
 	fs_epoll_claimed(fd, fs_fdt_get(fd));
 }
