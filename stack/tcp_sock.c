@@ -705,7 +705,7 @@ acceptable(void *s)
 	return __atomic_load_n(&t->aq_n, __ATOMIC_ACQUIRE) != 0 || !t->pcb;
 }
 
-/* The kernel side of a wildcard listener, never blocking. */
+/* The kernel side of a wildcard listener (the caller saw it readable). */
 static int
 kernel_accept(struct fs_tcp *l, struct sockaddr *a, socklen_t *n, int flags)
 {
@@ -732,7 +732,8 @@ tcp_accept_(void *s, struct sockaddr *a, socklen_t *n, int flags, void **conn)
 		if ((c = l->aq_head))
 			break;
 		pthread_mutex_unlock(&fs_stk->lock);
-		if (l->dual) {
+		/* The kernel fd may be blocking: accept only what is there. */
+		if (l->dual && fs_kernel_readable(l->kfd)) {
 			r = kernel_accept(l, a, n, flags);
 			if (r != -EAGAIN)
 				return r;
