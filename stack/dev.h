@@ -22,6 +22,11 @@ struct fs_rxframe {
 
 struct fs_dev;
 
+struct fs_dev_bufs {
+	uint32_t free, total; /* buffers in the pool */
+	uint64_t rx_missed; /* frames the device dropped: no buffer or ring full */
+};
+
 struct fs_dev_ops {
 	/* Up to n received frames; returns how many. */
 	uint16_t (*rx)(struct fs_dev *d, struct fs_rxframe *f, uint16_t n);
@@ -41,6 +46,9 @@ struct fs_dev_ops {
 	 * rx_intr(d, true); -1 when the device has no such interrupt. */
 	int (*rx_intr_fd)(struct fs_dev *d);
 	void (*rx_intr)(struct fs_dev *d, bool on);
+	/* Buffer pool use and what the device itself dropped, for
+	 * fastsock-stat (may be a system call: progress thread only). */
+	void (*buffers)(struct fs_dev *d, struct fs_dev_bufs *b);
 	void (*close)(struct fs_dev *d);
 };
 

@@ -18,6 +18,7 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 
 #include "config.h"
@@ -164,6 +165,19 @@ dpdk_rx_intr(struct fs_dev *d, bool on)
 }
 
 static void
+dpdk_buffers(struct fs_dev *d, struct fs_dev_bufs *b)
+{
+	struct dpdk_dev *dd = D(d);
+	struct rte_eth_stats st;
+
+	b->free = rte_mempool_avail_count(dd->pool);
+	b->total = dd->pool->size;
+	b->rx_missed = 0;
+	if (rte_eth_stats_get(dd->port, &st) == 0)
+		b->rx_missed = st.imissed + st.rx_nombuf;
+}
+
+static void
 dpdk_close(struct fs_dev *d)
 {
 	struct dpdk_dev *dd = D(d);
@@ -183,8 +197,45 @@ static const struct fs_dev_ops dpdk_ops = {
 	.link_up = dpdk_link_up,
 	.rx_intr_fd = dpdk_rx_intr_fd,
 	.rx_intr = dpdk_rx_intr,
+	.buffers = dpdk_buffers,
 	.close = dpdk_close,
 };
+
+/* The packet buffer pool. DPDK lays buffers out so that none crosses a
+ * page boundary (for DMA), which with 4 KiB pages (--no-huge) leaves a
+ * gap after every buffer. AF_XDP registers the pool as its UMEM assuming
+ * buffers back to back (size = count x buffer size): buffers past that
+ * length are refused by the kernel as invalid descriptors and the frames
+ * placed in them silently vanish (a TCP transfer stalls once the pool
+ * reaches them). AF_XDP maps the pool by virtual address and needs no
+ * physically contiguous buffer, so its pool is laid out back to back. */
+static struct rte_mempool *
+pool_create(const struct fs_config *c)
+{
+	struct rte_pktmbuf_pool_private priv = {
+		.mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE,
+	};
+	struct rte_mempool *mp;
+
+	if (strncmp(c->dev, "net_af_xdp", 10) != 0)
+		return rte_pktmbuf_pool_create("fs_pool", c->mbufs, 256, 0,
+					       RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+	mp = rte_mempool_create_empty("fs_pool", c->mbufs,
+				      sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE, 256,
+				      sizeof(priv), rte_socket_id(), RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+	if (!mp)
+		return NULL;
+	if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL) != 0)
+		goto fail;
+	rte_pktmbuf_pool_init(mp, &priv);
+	if (rte_mempool_populate_default(mp) < 0)
+		goto fail;
+	rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+	return mp;
+fail:
+	rte_mempool_free(mp);
+	return NULL;
+}
 
 static int
 rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -364,8 +415,7 @@ fs_dev_open(const struct fs_config *c)
 	dd->port = port;
 	dd->intr_fd = -1;
 	dd->dev.ops = &dpdk_ops;
-	dd->pool = rte_pktmbuf_pool_create("fs_pool", c->mbufs, 256, 0,
-					   RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+	dd->pool = pool_create(c);
 	if (!dd->pool) {
 		FS_ERR("DPDK mempool: %s; everything runs on the kernel", rte_strerror(rte_errno));
 		goto fail;

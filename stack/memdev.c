@@ -182,6 +182,13 @@ mem_rx_intr(struct fs_dev *d, bool on)
 }
 
 static void
+mem_buffers(struct fs_dev *d, struct fs_dev_bufs *b)
+{
+	(void)d;
+	memset(b, 0, sizeof(*b));
+}
+
+static void
 mem_close(struct fs_dev *d)
 {
 	(void)d;
@@ -196,6 +203,7 @@ static const struct fs_dev_ops mem_ops = {
 	.link_up = mem_link_up,
 	.rx_intr_fd = mem_rx_intr_fd,
 	.rx_intr = mem_rx_intr,
+	.buffers = mem_buffers,
 	.close = mem_close,
 };
 

@@ -43,6 +43,7 @@ void
 fs_pub_update(bool force)
 {
 	struct fs_dev *d = fs_stk->dev;
+	struct fs_dev_bufs b;
 	struct timespec t;
 	uint64_t now = fs_now_ns();
 
@@ -69,6 +70,10 @@ fs_pub_update(bool force)
 	pub->drops[FS_DROP_TX_FULL] = d->tx_full;
 	pub->drops[FS_DROP_TX_ARP] = fs_stk->drops.tx_arp;
 	pub->drops[FS_DROP_LISTEN_OVERFLOW] = fs_stk->drops.tcp_listen_overflow;
+	d->ops->buffers(d, &b);
+	pub->drops[FS_DROP_RX_MISSED] = b.rx_missed;
+	pub->bufs_free = b.free;
+	pub->bufs_total = b.total;
 	pub->nsocks = fs_udp_publish(pub->socks, FS_PUB_SOCKS);
 	pub->nsocks += fs_tcp_publish(pub->socks + pub->nsocks, FS_PUB_SOCKS - pub->nsocks);
 	pub->narp = fs_nif_publish_arp(pub->arp, FS_PUB_ARP);

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define FS_PUB_MAGIC 0x66737374u /* "fsst" */
-#define FS_PUB_VERSION 2u
+#define FS_PUB_VERSION 3u
 #define FS_PUB_SOCKS 256
 #define FS_PUB_ARP 32
 #define FS_PUB_PERIOD_MS 250
@@ -21,6 +21,7 @@
 enum fs_pub_drop {
 	FS_DROP_BAD_FRAME, FS_DROP_BAD_CSUM, FS_DROP_NOMEM, FS_DROP_QUEUE_FULL,
 	FS_DROP_TX_NOBUF, FS_DROP_TX_FULL, FS_DROP_TX_ARP, FS_DROP_LISTEN_OVERFLOW,
+	FS_DROP_RX_MISSED,
 	FS_DROP_COUNT
 };
 
@@ -50,6 +51,7 @@ struct fs_pub {
 	uint8_t prefix, link_up, mac[6];
 	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
 	uint64_t drops[FS_DROP_COUNT];
+	uint32_t bufs_free, bufs_total; /* device buffer pool */
 	uint32_t nsocks, narp;
 	struct fs_pub_sock socks[FS_PUB_SOCKS];
 	struct fs_pub_arp arp[FS_PUB_ARP];
@@ -58,6 +60,7 @@ struct fs_pub {
 static const char *const fs_pub_drop_name[FS_DROP_COUNT] = {
 	"bad frame", "bad checksum", "no memory", "socket queue full",
 	"tx no buffer", "tx ring full", "arp unresolved", "listen overflow",
+	"rx missed",
 };
 
 #endif

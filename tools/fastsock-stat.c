@@ -161,7 +161,7 @@ show_text(const struct fs_pub *p)
 	for (i = 0; i < FS_DROP_COUNT; i++)
 		printf("%s %s %llu", i ? "," : "", fs_pub_drop_name[i],
 		       (unsigned long long)p->drops[i]);
-	printf("\n  arp:");
+	printf("\n  buffers: %u free of %u\n  arp:", p->bufs_free, p->bufs_total);
 	if (!p->narp)
 		printf(" (empty)");
 	for (i = 0; i < p->narp && i < FS_PUB_ARP; i++) {
@@ -201,7 +201,8 @@ show_json(const struct fs_pub *p, int first)
 	for (i = 0; i < FS_DROP_COUNT; i++)
 		printf("%s\"%s\": %llu", i ? ", " : "", fs_pub_drop_name[i],
 		       (unsigned long long)p->drops[i]);
-	printf("}, \"arp\": [");
+	printf("}, \"buffers_free\": %u, \"buffers_total\": %u, \"arp\": [", p->bufs_free,
+	       p->bufs_total);
 	for (i = 0; i < p->narp && i < FS_PUB_ARP; i++) {
 		inet_ntop(AF_INET, &p->arp[i].ip, ip, sizeof(ip));
 		printf("%s{\"ip\": \"%s\", \"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\"}", i ? ", " : "",
