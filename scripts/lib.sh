@@ -233,3 +233,68 @@ fs_iperf3_prog() {
 	awk '/receiver/ && !/SUM/ && !p1 {p1=$(NF-2)} /SUM.*receiver/ {p4=$(NF-2)}
 	     END {print (p1==""?"nan":p1), (p4==""?"nan":p4)}' <<<"$out"
 }
+
+# The fault wire (scripts/lab xdp --faults): fsl1, the kernel's end of
+# fastsock's veth, moves into a third namespace, fsl-wire, where
+# build/tools/faultwire joins it to a new pair fsl4 (fsl-wire) - fsl5
+# (fsl-kn), which takes the kernel's address 10.99.0.1. Every frame between
+# fastsock and the kernel then crosses faultwire, which applies the faults.
+#   fs_wire_up 'loss=5 delay=1000 ...' LOGFILE: returns once it forwards.
+# rto_min=MS in the spec is for the TCP ends, not the wire: the kernel's
+# route to fastsock gets rto_min MS (ip route), and FS_WIRE_ENV holds
+# FASTSOCK_TCP_RTO_MIN_MS=MS for the fastsock side.
+#   fs_wire_down: stops it (its counters go to LOGFILE) and puts fsl1 back.
+FS_WIRE_PID=
+FS_WIRE_ENV=
+fs_wire_up() {
+	local spec=$1 log=$2 faults= rto= f
+	for f in $spec; do
+		case $f in
+		rto_min=*) rto=${f#rto_min=} ;;
+		*) faults="$faults $f" ;;
+		esac
+	done
+	fs_wire_down
+	ip netns add fsl-wire || return 1
+	ip -n fsl-kn link set fsl1 netns fsl-wire || return 1
+	ip link add fsl4 netns fsl-wire type veth peer name fsl5 netns fsl-kn || return 1
+	ip -n fsl-wire link set lo up
+	ip -n fsl-wire link set fsl1 up
+	ip -n fsl-wire link set fsl4 up
+	ip -n fsl-kn link set fsl5 up
+	ip -n fsl-kn addr replace 10.99.0.1/24 dev fsl5
+	FS_WIRE_ENV=
+	if [ -n "$rto" ]; then
+		ip -n fsl-kn route replace 10.99.0.0/24 dev fsl5 src 10.99.0.1 rto_min "${rto}ms" || return 1
+		FS_WIRE_ENV=FASTSOCK_TCP_RTO_MIN_MS=$rto
+	fi
+	# Whole frames with full checksums, as on a wire: no offloads.
+	ip netns exec fsl-kn ethtool -K fsl5 tx off gso off gro off >/dev/null 2>&1
+	ip netns exec fsl-wire ethtool -K fsl1 tx off gso off gro off >/dev/null 2>&1
+	ip netns exec fsl-wire ethtool -K fsl4 tx off gso off gro off >/dev/null 2>&1
+	ip netns exec fsl-wire "$FS_BUILD/tools/faultwire" fsl1 fsl4 $faults >"$log" 2>&1 &
+	FS_WIRE_PID=$!
+	for _ in $(seq 50); do
+		grep -q ' up$' "$log" 2>/dev/null && return 0
+		kill -0 "$FS_WIRE_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "lab: faultwire did not start: $(cat "$log")" >&2
+	return 1
+}
+
+fs_wire_down() {
+	if [ -n "$FS_WIRE_PID" ]; then
+		kill -INT "$FS_WIRE_PID" 2>/dev/null
+		wait "$FS_WIRE_PID" 2>/dev/null
+		FS_WIRE_PID=
+	fi
+	ip netns list | grep -qw fsl-wire || return 0
+	ip -n fsl-wire link set fsl1 netns fsl-kn 2>/dev/null
+	ip -n fsl-kn link del fsl5 2>/dev/null
+	ip netns del fsl-wire
+	ip -n fsl-kn link set fsl1 up
+	ip -n fsl-kn addr replace 10.99.0.1/24 dev fsl1
+	ip netns exec fsl-kn ethtool -K fsl1 tx off >/dev/null 2>&1
+	return 0
+}

@@ -16,7 +16,7 @@
 
 enum var {
 	V_DEV, V_IP, V_GW, V_MAC, V_EAL_ARGS, V_SPIN_US, V_LOG, V_LOG_FILE,
-	V_ACCEL, V_CONF, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS, V_COUNT
+	V_ACCEL, V_CONF, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS, V_TCP_RTO_MIN_MS, V_COUNT
 };
 
 const char *const fs_cfg_names[] = {
@@ -33,6 +33,7 @@ const char *const fs_cfg_names[] = {
 	[V_PROGRESS_CPU] = "FASTSOCK_PROGRESS_CPU",
 	[V_RX_BURST] = "FASTSOCK_RX_BURST",
 	[V_MBUFS] = "FASTSOCK_MBUFS",
+	[V_TCP_RTO_MIN_MS] = "FASTSOCK_TCP_RTO_MIN_MS",
 	[V_COUNT] = NULL,
 };
 
@@ -497,6 +498,11 @@ parse_one(struct fs_config *c, int v, const char *val)
 			return bad(v, val, "packet buffers, an integer from 2047 to 262143");
 		c->mbufs = (unsigned)n;
 		return 0;
+	case V_TCP_RTO_MIN_MS:
+		if (parse_uint(val, 1, FS_TCP_RTO_MIN_MS_MAX, &n) < 0)
+			return bad(v, val, "milliseconds, an integer from 1 to 60000");
+		c->tcp_rto_min_ms = (unsigned)n;
+		return 0;
 	case V_ACCEL:
 		return fs_cfg_parse_rules(c, "FASTSOCK_ACCEL", val);
 	case V_CONF:
@@ -527,7 +533,7 @@ fs_cfg_parse(struct fs_config *c, char *const *envp)
 	 * that every later message obeys them. */
 	static const int order[] = {V_LOG, V_LOG_FILE, V_DEV, V_IP, V_GW, V_MAC,
 				    V_EAL_ARGS, V_SPIN_US, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS,
-				    V_ACCEL, V_CONF};
+				    V_TCP_RTO_MIN_MS, V_ACCEL, V_CONF};
 	const char *val[V_COUNT] = {0};
 	char *const *ep;
 	int errors = 0, i, v;
@@ -537,6 +543,7 @@ fs_cfg_parse(struct fs_config *c, char *const *envp)
 	c->progress_cpu = -1;
 	c->rx_burst = FS_RX_BURST_DEFAULT;
 	c->mbufs = FS_MBUFS_DEFAULT;
+	c->tcp_rto_min_ms = FS_TCP_RTO_MIN_MS_DEFAULT;
 	c->log_level = fs_log_threshold = FS_LOG_WARN;
 	for (ep = envp; ep && *ep; ep++) {
 		const char *eq, *e = *ep;
@@ -622,6 +629,8 @@ fs_cfg_describe(const struct fs_config *c, char *buf, size_t len)
 		append(buf, len, &off, "FASTSOCK_RX_BURST=%u ", c->rx_burst);
 	if (c->mbufs != FS_MBUFS_DEFAULT)
 		append(buf, len, &off, "FASTSOCK_MBUFS=%u ", c->mbufs);
+	if (c->tcp_rto_min_ms != FS_TCP_RTO_MIN_MS_DEFAULT)
+		append(buf, len, &off, "FASTSOCK_TCP_RTO_MIN_MS=%u ", c->tcp_rto_min_ms);
 	if (c->log_level != FS_LOG_WARN)
 		append(buf, len, &off, "FASTSOCK_LOG=%s ", lvl[c->log_level]);
 	if (c->log_file[0])

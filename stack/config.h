@@ -19,6 +19,8 @@
 #define FS_MBUFS_DEFAULT 8191u
 #define FS_MBUFS_MIN 2047u
 #define FS_MBUFS_MAX 262143u
+#define FS_TCP_RTO_MIN_MS_DEFAULT 200u /* Linux's TCP_RTO_MIN */
+#define FS_TCP_RTO_MIN_MS_MAX 60000u
 
 enum fs_proto { FS_PROTO_ANY, FS_PROTO_UDP, FS_PROTO_TCP };
 enum fs_role { FS_ROLE_ANY, FS_ROLE_CLIENT, FS_ROLE_SERVER };
@@ -55,6 +57,7 @@ struct fs_config {
 	int progress_cpu; /* FASTSOCK_PROGRESS_CPU; -1: where the program may run */
 	unsigned rx_burst;  /* FASTSOCK_RX_BURST: frames per receive burst */
 	unsigned mbufs;	    /* FASTSOCK_MBUFS: packet buffers in the pool */
+	unsigned tcp_rto_min_ms; /* FASTSOCK_TCP_RTO_MIN_MS */
 	enum fs_log_level log_level;
 	char log_file[FS_CFG_STR_MAX];
 	char conf[FS_CFG_STR_MAX];

@@ -68,8 +68,12 @@ fs_stk_poll_locked(void)
 	 * for a busy thread; the progress thread keeps them on time. */
 	if ((++fs_stk->polls & 255) == 0)
 		fs_nif_timers();
-	if ((fs_stk->polls & 63) == 0)
-		fs_tcp_delack(fs_now_ns());
+	if ((fs_stk->polls & 63) == 0) {
+		uint64_t now = fs_now_ns();
+
+		fs_tcp_delack(now);
+		fs_tcp_rto(now);
+	}
 	if (d->ops->tx_flush(d) == 0 && fs_unlikely(fs_stk->tx_blocked)) {
 		fs_stk->tx_blocked = false;
 		fs_tcp_kick();
@@ -279,6 +283,7 @@ progress_main(void *unused)
 			fs_nif_timers();
 			now = fs_now_ns();
 			fs_tcp_delack(now);
+			fs_tcp_rto(now);
 			fs_tcp_trim_time_wait(now);
 			fs_pub_update(false);
 			sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;

@@ -110,6 +110,10 @@ void fs_tcp_trim_time_wait(uint64_t now);
 
 /* Sends the delayed ACKs that are due (under the lock). */
 void fs_tcp_delack(uint64_t now);
+
+/* Retransmits for connections whose retransmission timeout ran out
+ * (under the lock; looks at most every few milliseconds). */
+void fs_tcp_rto(uint64_t now);
 unsigned fs_nif_publish_arp(struct fs_pub_arp *a, unsigned max);
 
 /* lwIP glue (netif.c). */

@@ -75,6 +75,12 @@ struct fs_tcp {
 	struct fs_tcp *next; /* all sockets, for fastsock-stat */
 	struct fs_tcp *delack_next;
 	bool delack_on;
+	/* Our retransmission timer (fs_tcp_rto): the ACK point it last saw
+	 * move, since when, and how many timeouts in a row. */
+	bool rto_armed;
+	uint8_t rto_shift;
+	uint32_t rto_ack;
+	uint64_t rto_since;
 };
 
 static struct fs_tcp *all;
@@ -112,12 +118,70 @@ fs_tcp_delack(uint64_t now)
 	delack_due = 0;
 }
 
-/* lwIP keeps TIME_WAIT for 2 MSL (120 s) with no bound when its memory
- * comes from malloc, and a TIME_WAIT connection holds its local port:
- * a client that connects and closes in a loop would run out of ports and
- * memory. As Linux's tcp_max_tw_buckets, the oldest beyond TW_MAX go.
- * New TIME_WAIT connections are put at the head of lwIP's list. */
-#define TW_MAX 4096
+/* Retransmission timeouts at Linux's scale. lwIP's own timer ticks every
+ * 500 ms and starts at 3 s: under loss without SACK (lwIP sends none, so
+ * every hole the duplicate ACKs miss ends in a timeout) each one cost a
+ * second or more, and a 1% loss cut a transfer to 1 MB/s. Here a
+ * connection with unacknowledged data and no ACK progress for its RTO
+ * (FASTSOCK_TCP_RTO_MIN_MS, doubling with each timeout in a row up to
+ * Linux's 120 s) retransmits as lwIP's slow timer would: ssthresh to half
+ * the flight, cwnd to one segment, go-back-N. lwIP's own timer is held
+ * back (rtime 0); its retry count still gives up after TCP_MAXRTX timeouts
+ * in a row (about 7 minutes from 200 ms), and the program sees ETIMEDOUT.
+ * Handshakes keep lwIP's timer. */
+#define RTO_MAX_NS 120000000000ull
+
+void
+fs_tcp_rto(uint64_t now)
+{
+	static uint64_t next;
+	uint64_t min_ns = fs_stk->cfg.tcp_rto_min_ms * 1000000ull, step = min_ns / 4;
+	struct tcp_pcb *pcb, *nx;
+
+	if (now < next)
+		return;
+	step = step < 1000000 ? 1000000 : step > 10000000 ? 10000000 : step;
+	next = now + step;
+	for (pcb = tcp_active_pcbs; pcb; pcb = nx) {
+		struct fs_tcp *t = pcb->callback_arg;
+		uint64_t rto;
+
+		nx = pcb->next;
+		if (!t || pcb->state < ESTABLISHED)
+			continue;
+		if (!pcb->unacked) {
+			t->rto_armed = false;
+			continue;
+		}
+		pcb->rtime = 0; /* lwIP's timer waits for ours */
+		if (!t->rto_armed || pcb->lastack != t->rto_ack) {
+			t->rto_armed = true;
+			t->rto_ack = pcb->lastack;
+			t->rto_since = now;
+			t->rto_shift = 0;
+			continue;
+		}
+		rto = min_ns << t->rto_shift;
+		if (now - t->rto_since < (rto < RTO_MAX_NS ? rto : RTO_MAX_NS))
+			continue;
+		if (pcb->nrtx >= TCP_MAXRTX) {
+			tcp_abandon(pcb, 0); /* on_err: ETIMEDOUT */
+			continue;
+		}
+		pcb->nrtx++;
+		pcb->ssthresh = LWIP_MIN(pcb->cwnd, pcb->snd_wnd) / 2;
+		if (pcb->ssthresh < 2u * pcb->mss)
+			pcb->ssthresh = 2u * pcb->mss;
+		pcb->cwnd = pcb->mss;
+		pcb->bytes_acked = 0;
+		pcb->dupacks = 0;
+		tcp_clear_flags(pcb, TF_INFR);
+		tcp_rexmit_rto(pcb);
+		t->rto_since = now;
+		if (rto < RTO_MAX_NS)
+			t->rto_shift++;
+	}
+}
 
 void
 fs_tcp_kick(void)
@@ -128,6 +192,13 @@ fs_tcp_kick(void)
 		if (t->pcb && t->st == T_CONNECTED && t->pcb->unsent)
 			tcp_output(t->pcb);
 }
+
+/* lwIP keeps TIME_WAIT for 2 MSL (120 s) with no bound when its memory
+ * comes from malloc, and a TIME_WAIT connection holds its local port:
+ * a client that connects and closes in a loop would run out of ports and
+ * memory. As Linux's tcp_max_tw_buckets, the oldest beyond TW_MAX go.
+ * New TIME_WAIT connections are put at the head of lwIP's list. */
+#define TW_MAX 4096
 
 void
 fs_tcp_trim_time_wait(uint64_t now)
