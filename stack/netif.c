@@ -59,7 +59,8 @@ enum verdict { FRAME_OK, FRAME_BAD, FRAME_BAD_CSUM };
 /* Checks what lwIP would drop without telling anyone (its statistics are
  * compiled out in Debian's build), so that the drop can be counted: an
  * IPv4 header that is truncated or inconsistent, a bad header checksum, a
- * UDP datagram whose length or checksum is wrong. Other ethertypes pass. */
+ * UDP datagram whose length or checksum is wrong, a TCP segment whose
+ * checksum is wrong. Other ethertypes pass. */
 static enum verdict
 check_frame(const uint8_t *b, uint16_t len)
 {
@@ -80,7 +81,21 @@ check_frame(const uint8_t *b, uint16_t len)
 		return FRAME_BAD;
 	if (fs_csum_fold(fs_csum_add(0, ip, ihl)) != 0xffff)
 		return FRAME_BAD_CSUM;
-	if (ip[9] != 17 || (ip[6] & 0x3f) || ip[7]) /* not UDP, or a fragment */
+	if ((ip[6] & 0x3f) || ip[7]) /* a fragment: lwIP reassembles it */
+		return FRAME_OK;
+	if (ip[9] == 6) {
+		/* lwIP checks TCP checksums too, but drops silently. A link
+		 * that cannot corrupt (memif) skips the second pass. */
+		if (dev->lossless)
+			return FRAME_OK;
+		if (tot - ihl < 20)
+			return FRAME_BAD;
+		sum = fs_csum_add(0, ip + 12, 8);
+		sum += 6 + (tot - ihl);
+		sum = fs_csum_add(sum, ip + ihl, tot - ihl);
+		return fs_csum_fold(sum) == 0xffff ? FRAME_OK : FRAME_BAD_CSUM;
+	}
+	if (ip[9] != 17)
 		return FRAME_OK;
 	udp = ip + ihl;
 	if (tot - ihl < 8)
