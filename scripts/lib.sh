@@ -123,13 +123,14 @@ fs_recv_empty() {
 # kernel, over 127.0.0.1 (WHERE lo) or across the namespaces (ns).
 fs_iperf3() {
 	local where=$1 secs=$2 port out
+	[ "$where" = ns ] && where=none
 	port=$(fs_free_port)
 	if [ "$where" = lo ]; then
 		taskset -c 0 iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 		sleep 0.3
 		out=$(taskset -c 1 iperf3 -c 127.0.0.1 -p "$port" -t "$secs" -J 2>/dev/null)
 	else
-		out=$("$FS_ROOT/scripts/lab" xdp --fastsock none --timeout $((secs + 20)) \
+		out=$("$FS_ROOT/scripts/lab" xdp --fastsock "$where" --timeout $((secs + 20)) \
 			"iperf3 -s -1 -B \$LAB_SERVER_IP -p $port" \
 			"iperf3 -c \$LAB_SERVER_IP -p $port -t $secs -J" 2>/dev/null)
 	fi
