@@ -416,7 +416,7 @@ report(void)
 	FS_INFO("rx %llu pkts %llu bytes, tx %llu pkts %llu bytes; drops: bad frame %llu, "
 		"bad checksum %llu, "
 		"no memory %llu, socket queue full %llu, tx no buffer %llu, tx ring full %llu, "
-		"tx arp unresolved %llu, listen overflow %llu",
+		"tx arp unresolved %llu, listen overflow %llu, syn queue full %llu",
 		(unsigned long long)d->rx_pkts, (unsigned long long)d->rx_bytes,
 		(unsigned long long)d->tx_pkts, (unsigned long long)d->tx_bytes,
 		(unsigned long long)fs_stk->drops.rx_bad_frame,
@@ -425,7 +425,8 @@ report(void)
 		(unsigned long long)fs_stk->drops.rx_queue_full,
 		(unsigned long long)d->tx_nobuf, (unsigned long long)d->tx_full,
 		(unsigned long long)fs_stk->drops.tx_arp,
-		(unsigned long long)fs_stk->drops.tcp_listen_overflow);
+		(unsigned long long)fs_stk->drops.tcp_listen_overflow,
+		(unsigned long long)fs_stk->drops.tcp_syn_queue_full);
 }
 
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;

@@ -148,8 +148,7 @@ fs_nif_input(struct fs_rxframe *f)
 		dev->ops->rx_free(dev, f->handle);
 		return;
 	}
-	if (fs_unlikely(syn_refused(f->data, f->len))) {
-		fs_stk->drops.tcp_listen_overflow++;
+	if (fs_unlikely(syn_refused(f->data, f->len))) { /* counted by reason */
 		dev->ops->rx_free(dev, f->handle);
 		return;
 	}

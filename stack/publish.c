@@ -70,6 +70,7 @@ fs_pub_update(bool force)
 	pub->drops[FS_DROP_TX_FULL] = d->tx_full;
 	pub->drops[FS_DROP_TX_ARP] = fs_stk->drops.tx_arp;
 	pub->drops[FS_DROP_LISTEN_OVERFLOW] = fs_stk->drops.tcp_listen_overflow;
+	pub->drops[FS_DROP_SYN_QUEUE_FULL] = fs_stk->drops.tcp_syn_queue_full;
 	d->ops->buffers(d, &b);
 	pub->drops[FS_DROP_RX_MISSED] = b.rx_missed;
 	pub->bufs_free = b.free;

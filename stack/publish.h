@@ -21,7 +21,7 @@
 enum fs_pub_drop {
 	FS_DROP_BAD_FRAME, FS_DROP_BAD_CSUM, FS_DROP_NOMEM, FS_DROP_QUEUE_FULL,
 	FS_DROP_TX_NOBUF, FS_DROP_TX_FULL, FS_DROP_TX_ARP, FS_DROP_LISTEN_OVERFLOW,
-	FS_DROP_RX_MISSED,
+	FS_DROP_RX_MISSED, FS_DROP_SYN_QUEUE_FULL,
 	FS_DROP_COUNT
 };
 
@@ -60,7 +60,7 @@ struct fs_pub {
 static const char *const fs_pub_drop_name[FS_DROP_COUNT] = {
 	"bad frame", "bad checksum", "no memory", "socket queue full",
 	"tx no buffer", "tx ring full", "arp unresolved", "listen overflow",
-	"rx missed",
+	"rx missed", "syn queue full",
 };
 
 #endif

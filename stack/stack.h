@@ -23,6 +23,7 @@ struct fs_drops {
 	uint64_t rx_no_socket;	/* UDP to a port nobody bound (ICMP sent) */
 	uint64_t tx_arp;	/* nonblocking sends past lwIP's ARP queue */
 	uint64_t tcp_listen_overflow; /* SYNs to a listener whose accept queue is full */
+	uint64_t tcp_syn_queue_full;  /* half-open connections dropped at their bound */
 	uint64_t tcp_time_wait_recycled; /* TIME_WAIT connections beyond the bound (not a drop) */
 };
 
@@ -94,8 +95,10 @@ void fs_pub_update(bool force);
 unsigned fs_udp_publish(struct fs_pub_sock *s, unsigned max);
 unsigned fs_tcp_publish(struct fs_pub_sock *s, unsigned max);
 
-/* Whether a SYN to a listener on dst:port may go to lwIP: false while its
- * accept queue is full (the kernel drops such SYNs; the peer retries). */
+/* Whether a SYN to a listener on dst:port may go to lwIP: false (and the
+ * drop counted) while its accept queue is full (the kernel drops such SYNs
+ * too; the peer retries). At the bound of half-open connections it makes
+ * room by dropping the older half of them. */
 bool fs_tcp_syn_admit(uint32_t dst, uint16_t port);
 
 /* TCP sockets open on the stack (read without the lock). */

@@ -72,6 +72,7 @@ struct fs_tcp {
 	uint32_t rcv_limit;  /* bytes held allowed by SO_RCVBUF (0: RCV_CAP_DEFAULT) */
 	size_t owed;	     /* received bytes not yet given back to lwIP's window */
 	uint64_t rx_bytes, tx_bytes;
+	uint64_t acked_bytes; /* of tx_bytes, acknowledged by the peer */
 	struct fs_tcp *next; /* all sockets, for fastsock-stat */
 	struct fs_tcp *delack_next;
 	bool delack_on;
@@ -404,9 +405,11 @@ on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 static err_t
 on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
+	struct fs_tcp *t = arg;
+
 	(void)pcb;
-	(void)len;
-	bump(arg);
+	__atomic_add_fetch(&t->acked_bytes, len, __ATOMIC_RELEASE);
+	bump(t);
 	return ERR_OK;
 }
 
@@ -508,6 +511,48 @@ on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	return ERR_OK;
 }
 
+/* Half-open connections (SYN_RCVD) in the whole stack: recounted when a
+ * SYN comes 100 ms or more after the last count, plus the SYNs admitted
+ * since. lwIP keeps each for 20 s with no bound: a SYN flood from
+ * addresses that never answer would grow them, and their memory, without
+ * end. Linux answers past its SYN queue with syncookies, which lwIP cannot
+ * do; at HALF_OPEN_MAX (Linux's tcp_max_syn_backlog on a small machine)
+ * the older half is dropped instead (no RST, counted as "syn queue full"),
+ * as BSD's syncache drops its oldest entries, and the new SYN is admitted:
+ * a real client's handshake completes within a round trip, long before a
+ * flood pushes it out, so it connects at once, as with syncookies. */
+#define HALF_OPEN_MAX 1024
+static unsigned half_open, syn_since;
+static uint64_t half_open_at;
+
+/* Recounts now (evict: dropping the older half) or when the count is old. */
+static void
+count_half_open(bool evict)
+{
+	struct tcp_pcb *p, *next;
+	uint64_t now = fs_now_ns();
+	unsigned n = 0;
+
+	if (!evict && now - half_open_at < 100000000)
+		return;
+	half_open_at = now;
+	/* lwIP puts new connections at the head of its list: the older
+	 * half-open ones are the later ones. */
+	for (p = tcp_active_pcbs; p; p = next) {
+		next = p->next;
+		if (p->state != SYN_RCVD)
+			continue;
+		if (evict && n >= HALF_OPEN_MAX / 2) {
+			tcp_abandon(p, 0);
+			fs_stk->drops.tcp_syn_queue_full++;
+			continue;
+		}
+		n++;
+	}
+	half_open = n;
+	syn_since = 0;
+}
+
 bool
 fs_tcp_syn_admit(uint32_t dst, uint16_t port)
 {
@@ -519,7 +564,15 @@ fs_tcp_syn_admit(uint32_t dst, uint16_t port)
 		if (!ip_addr_isany(&t->pcb->local_ip) &&
 		    ip4_addr_get_u32(ip_2_ip4(&t->pcb->local_ip)) != dst)
 			continue;
-		return t->aq_n <= t->backlog;
+		if (t->aq_n > t->backlog) {
+			fs_stk->drops.tcp_listen_overflow++;
+			return false;
+		}
+		count_half_open(false);
+		if (half_open + syn_since >= HALF_OPEN_MAX)
+			count_half_open(true);
+		syn_since++;
+		return true;
 	}
 	return true; /* lwIP answers with RST */
 }
@@ -1263,7 +1316,9 @@ tcp_sendmsg_(void *s, const struct msghdr *m, int flags)
 	pthread_mutex_lock(&fs_stk->lock);
 	for (;;) {
 		if (t->err) {
-			r = take_err(t);
+			/* As Linux: a partial write returns its count and leaves
+			 * the error for the next call. */
+			r = done ? 0 : take_err(t);
 			pthread_mutex_unlock(&fs_stk->lock);
 			if (done)
 				return (ssize_t)done;
@@ -1427,11 +1482,29 @@ release(struct fs_tcp *t)
 		tcp_abort(pcb);
 }
 
+/* SO_LINGER with a timeout: all data acknowledged, or the connection is
+ * over. */
+static bool
+lingered(void *s)
+{
+	struct fs_tcp *t = s;
+
+	return __atomic_load_n(&t->acked_bytes, __ATOMIC_ACQUIRE) >=
+		       __atomic_load_n(&t->tx_bytes, __ATOMIC_ACQUIRE) ||
+	       __atomic_load_n(&t->st, __ATOMIC_ACQUIRE) != T_CONNECTED || t->reset;
+}
+
 static void
 tcp_close_(void *s)
 {
 	struct fs_tcp *t = s, *c;
 
+	/* As Linux's inet_release: with SO_LINGER on and a timeout, close
+	 * waits (even on a nonblocking socket) until the data sent is
+	 * acknowledged or the timeout runs out; what is left still goes
+	 * after it returns. */
+	if (t->st == T_CONNECTED && t->linger_on && t->linger_s > 0)
+		fs_stk_wait(lingered, t, (int64_t)t->linger_s * 1000000000, NULL, 0, NULL);
 	pthread_mutex_lock(&fs_stk->lock);
 	if (t->st == T_LISTEN) {
 		/* Connections nobody accepted are reset, as the kernel does. */

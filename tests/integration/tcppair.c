@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../show.h"
@@ -444,6 +445,30 @@ client(void)
 	}
 	close(fd);
 	close(l);
+
+	/* SO_LINGER with a timeout: close waits for the peer to take what
+	 * was sent, at most the timeout. This peer reads nothing for 3 s:
+	 * send until its window and our buffer are full (no room for 200 ms),
+	 * then close. Last: the server is busy for 3 s afterwards. */
+	fd = conn('h');
+	{
+		struct linger lg = {1, 1};
+		struct timespec a, b;
+		long ms;
+
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+		for (v = 0; v < 100000; v++)
+			if (send(fd, big, sizeof(big), 0) < 0 &&
+			    (errno != EAGAIN || poll(&(struct pollfd){fd, POLLOUT, 0}, 1, 200) != 1))
+				break;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		v = close(fd);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+		printf("close linger 1 s, peer not reading = %d, waited about 1 s = %d\n", v,
+		       ms >= 800 && ms < 2500);
+	}
 
 	/* Never connected: the kernel's answers. */
 	fd = socket(AF_INET, SOCK_STREAM, 0);
