@@ -5,10 +5,12 @@
  * then sleeps in the kernel on those fds plus the stack's wakeup. */
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "claim.h"
 #include "init.h"
@@ -263,6 +265,7 @@ pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts, const
 struct ep_member {
 	int fd;
 	struct fs_fd *f; /* the entry when added: a closed fd is dropped */
+	bool nested;	 /* fd is another epoll set (f is NULL) */
 	struct epoll_event ev;
 	unsigned last;	 /* readiness last reported (edge-triggered) */
 	uint32_t gen;	 /* the socket's arrival counter then */
@@ -277,7 +280,12 @@ struct ep_set {
 	 * while a thread may be blocked in the kernel's epoll_wait on the set;
 	 * -1 until needed. Its event carries FS_EP_KICK and is never reported. */
 	int kick_fd;
+	int nested; /* members that are epoll sets */
 };
+
+/* How deep readiness is looked for through nested sets (the kernel refuses
+ * loops and nesting deeper than 5: EPOLL_MAX_NESTS 4). */
+#define EP_NEST_MAX 5
 
 #define FS_EP_KICK 0xf457c0ffee5e7ull
 
@@ -418,7 +426,7 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
 			s->m = m;
 			s->cap = cap;
 		}
-		s->m[s->n++] = (struct ep_member){fd, f, *ev, 0, 0, false};
+		s->m[s->n++] = (struct ep_member){.fd = fd, .f = f, .ev = *ev};
 		/* The set's first accelerated member: a thread already in the
 		 * kernel's epoll_wait on it must come out and wait our way. */
 		kick = s->n == 1;
@@ -452,33 +460,60 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
  * *gen receives the socket's arrival counter. Edge-triggered members report
  * what became ready since the last report, and everything ready again on
  * each new arrival, as the kernel's wake-ups do. */
+static bool set_ready(struct ep_set *s, int depth);
+
+/* A member's readiness now: a nested set is readable when one of its
+ * accelerated members is ready (its kernel members wake the kernel's wait
+ * on the outer set themselves). */
 static unsigned
-member_events(struct ep_member *m, uint32_t *gen)
+member_now(struct ep_member *m, uint32_t *gen, int depth)
+{
+	struct ep_set *in;
+
+	if (!m->nested)
+		return m->f->ops->poll(m->f->sock, gen);
+	*gen = m->gen;
+	in = ep_get(m->fd);
+	return in && depth < EP_NEST_MAX && set_ready(in, depth + 1) ? EPOLLIN : 0;
+}
+
+static unsigned
+member_events_at(struct ep_member *m, uint32_t *gen, int depth)
 {
 	unsigned want = m->ev.events & (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI);
 	unsigned now;
 
-	if (m->disabled || fs_fdt_get(m->fd) != m->f)
+	if (m->disabled || (!m->nested && fs_fdt_get(m->fd) != m->f))
 		return 0;
-	now = m->f->ops->poll(m->f->sock, gen) & (want | EPOLLERR | EPOLLHUP);
+	now = member_now(m, gen, depth) & (want | EPOLLERR | EPOLLHUP);
 	if (!(m->ev.events & EPOLLET))
 		return now;
 	/* A wake-up makes the kernel poll the file and report its whole mask. */
 	return *gen != m->gen ? now : now & ~m->last;
 }
 
+static unsigned
+member_events(struct ep_member *m, uint32_t *gen)
+{
+	return member_events_at(m, gen, 0);
+}
+
+static bool
+set_ready(struct ep_set *s, int depth)
+{
+	uint32_t gen;
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (member_events_at(&s->m[i], &gen, depth))
+			return true;
+	return false;
+}
+
 static bool
 ep_ready(void *arg)
 {
-	struct ep_set *s = arg;
-	int i;
-
-	uint32_t gen;
-
-	for (i = 0; i < s->n; i++)
-		if (member_events(&s->m[i], &gen))
-			return true;
-	return false;
+	return set_ready(arg, 0);
 }
 
 /* Fills evs with up to max ready accelerated members, updating edge and
@@ -493,14 +528,16 @@ ep_collect(struct ep_set *s, struct epoll_event *evs, int max)
 		uint32_t gen = m->gen;
 		unsigned ev;
 
-		if (fs_fdt_get(m->fd) != m->f) { /* closed: the kernel would drop it */
+		if (!m->nested && fs_fdt_get(m->fd) != m->f) { /* closed: the kernel drops it */
 			s->m[i--] = s->m[--s->n];
 			continue;
 		}
 		ev = member_events(m, &gen);
 		/* Edge state follows the readiness whether reported or not. */
 		if (!m->disabled) {
-			m->last = m->f->ops->poll(m->f->sock, NULL) & (m->ev.events | EPOLLERR | EPOLLHUP);
+			uint32_t g;
+
+			m->last = member_now(m, &g, 0) & (m->ev.events | EPOLLERR | EPOLLHUP);
 			m->gen = gen;
 		}
 		if (!ev)
@@ -512,6 +549,50 @@ ep_collect(struct ep_set *s, struct epoll_event *evs, int max)
 			m->disabled = true;
 	}
 	return n;
+}
+
+/* Whether a kernel report of nested member fd is real: the inner set's
+ * kick (ep_kick) makes it readable in the kernel too, which says nothing
+ * to the outer set's program. Drains the kick and asks the kernel again.
+ * (A thread sleeping in the kernel's epoll_wait on the inner set itself
+ * has been woken by the kick already.) */
+static bool
+nested_kernel_ready(int fd)
+{
+	struct ep_set *in = ep_get(fd);
+	struct pollfd p = {fd, POLLIN, 0};
+	uint64_t v;
+
+	if (!in || in->kick_fd < 0)
+		return true;
+	FS_REAL(read, in->kick_fd, &v, sizeof(v));
+	return FS_REAL(poll, &p, 1, 0) > 0;
+}
+
+/* A nested set is in the kernel's outer set too (its kernel members wake
+ * the outer wait): when both report it, it is one event, as the kernel's.
+ * evs[0..n) are ours, evs[n..n+m) the kernel's; returns the count left.
+ * The caller holds s->lock. */
+static int
+merge_nested(struct ep_set *s, struct epoll_event *evs, int n, int m)
+{
+	int i, j, k = n;
+
+	for (j = n; j < n + m; j++) {
+		for (i = 0; i < n && evs[i].data.u64 != evs[j].data.u64; i++)
+			;
+		if (i < n) {
+			evs[i].events |= evs[j].events;
+			continue;
+		}
+		for (i = 0; i < s->n; i++)
+			if (s->m[i].nested && s->m[i].ev.data.u64 == evs[j].data.u64)
+				break;
+		if (i < s->n && !nested_kernel_ready(s->m[i].fd))
+			continue;
+		evs[k++] = evs[j];
+	}
+	return k;
 }
 
 /* One wait and collection; may return 0 before the timeout when what woke
@@ -535,7 +616,7 @@ ep_wait_once(int epfd, struct ep_set *s, struct epoll_event *evs, int max, int64
 		struct fs_fd *f = s->m[i].f;
 		int kfd;
 
-		if (fs_fdt_get(s->m[i].fd) != f) /* closed: f may be gone */
+		if (s->m[i].nested || fs_fdt_get(s->m[i].fd) != f) /* closed: f may be gone */
 			continue;
 		kfd = f->ops->kernel_fd ? f->ops->kernel_fd(f->sock) : -1;
 		if (kfd >= 0)
@@ -554,10 +635,18 @@ ep_wait_once(int epfd, struct ep_set *s, struct epoll_event *evs, int max, int64
 		bool kicked = false;
 
 		m = FS_REAL(epoll_wait, epfd, evs + n, max - n, 0);
-		if (m > 0)
-			n += drop_kick(s, evs + n, m, &kicked);
-		else if (m < 0 && n == 0)
+		if (m > 0) {
+			m = drop_kick(s, evs + n, m, &kicked);
+			if (s->nested) {
+				pthread_mutex_lock(&s->lock);
+				n = merge_nested(s, evs, n, m);
+				pthread_mutex_unlock(&s->lock);
+			} else {
+				n += m;
+			}
+		} else if (m < 0 && n == 0) {
 			return -1;
+		}
 	}
 	return n;
 }
@@ -687,6 +776,63 @@ fs_epoll_claimed(int fd, struct fs_fd *f)
 	}
 }
 
+static bool
+is_epoll_fd(int fd)
+{
+	char path[32], link[32];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	return strcmp(link, "anon_inode:[eventpoll]") == 0;
+}
+
+/* An epoll set inside another (event libraries nest them): the kernel
+ * keeps it as a member, which wakes the outer wait for the inner set's
+ * kernel members; the inner set's accelerated members are invisible to it,
+ * so the outer set also keeps the inner one as a nested member of ours,
+ * readable while one of those is ready. Called after the kernel accepted
+ * the change (it refuses loops). */
+static void
+nested_ctl(int epfd, int op, int fd, const struct epoll_event *ev)
+{
+	struct ep_set *s;
+	int i;
+
+	if (op == EPOLL_CTL_ADD && !is_epoll_fd(fd))
+		return;
+	if (op != EPOLL_CTL_ADD && !ep_get(epfd))
+		return;
+	if (!(s = ep_make(epfd)) || (op == EPOLL_CTL_ADD && !ep_make(fd)))
+		return;
+	pthread_mutex_lock(&s->lock);
+	i = ep_find(s, fd);
+	if (i >= 0 && !s->m[i].nested)
+		i = -1; /* not ours to change */
+	if (op == EPOLL_CTL_ADD && i < 0) {
+		struct ep_member *m = s->m;
+
+		if (s->n < s->cap || (m = realloc(s->m, sizeof(*m) * (size_t)(s->cap ? s->cap * 2 : 8)))) {
+			if (s->n == s->cap)
+				s->cap = s->cap ? s->cap * 2 : 8;
+			s->m = m;
+			s->m[s->n++] = (struct ep_member){.fd = fd, .nested = true, .ev = *ev};
+			s->nested++;
+		}
+	} else if (op == EPOLL_CTL_MOD && i >= 0) {
+		s->m[i].ev = *ev;
+		s->m[i].last = 0;
+		s->m[i].disabled = false;
+	} else if (op == EPOLL_CTL_DEL && i >= 0) {
+		s->m[i] = s->m[--s->n];
+		s->nested--;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 FS_EXPORT int
 epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
@@ -696,8 +842,10 @@ epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	if (fs_unlikely(f != NULL))
 		return accel_epoll_ctl(epfd, op, fd, f, ev);
 	r = FS_REAL(epoll_ctl, epfd, op, fd, ev);
-	if (fs_unlikely(fs_accel_on) && r == 0)
+	if (fs_unlikely(fs_accel_on) && r == 0) {
 		reg_update(epfd, op, fd, ev);
+		nested_ctl(epfd, op, fd, ev);
+	}
 	return r;
 }
 

@@ -446,6 +446,31 @@ client(void)
 	close(fd);
 	close(l);
 
+	/* An epoll set inside another (event libraries nest them): the outer
+	 * set reports the inner one when a socket in it is readable. */
+	fd = conn('e');
+	{
+		int outer = epoll_create1(0), inner = epoll_create1(0);
+
+		ev = (struct epoll_event){EPOLLIN, {.u32 = 10}};
+		SHOW("epoll_ctl inner", epoll_ctl(inner, EPOLL_CTL_ADD, fd, &ev));
+		ev = (struct epoll_event){EPOLLIN, {.u32 = 11}};
+		SHOW("epoll_ctl nested", epoll_ctl(outer, EPOLL_CTL_ADD, inner, &ev));
+		SHOW("epoll_ctl loop", epoll_ctl(inner, EPOLL_CTL_ADD, outer, &ev));
+		SHOW("nested quiet", epoll_wait(outer, evs, 4, 0));
+		send(fd, "n", 1, 0);
+		v = epoll_wait(outer, evs, 4, 2000);
+		printf("nested = %d data = %u events = %s\n", v, v > 0 ? evs[0].data.u32 : 0,
+		       bits(v > 0 ? evs[0].events : 0));
+		v = epoll_wait(inner, evs, 4, 0);
+		printf("inner = %d data = %u\n", v, v > 0 ? evs[0].data.u32 : 0);
+		recv(fd, buf, sizeof(buf), 0);
+		SHOW("nested after read", epoll_wait(outer, evs, 4, 0));
+		close(outer);
+		close(inner);
+	}
+	close(fd);
+
 	/* SO_LINGER with a timeout: close waits for the peer to take what
 	 * was sent, at most the timeout. This peer reads nothing for 3 s:
 	 * send until its window and our buffer are full (no room for 200 ms),
