@@ -173,6 +173,7 @@ http {
 	uwsgi_temp_path $dir/tmp;
 	scgi_temp_path $dir/tmp;
 	keepalive_requests 1000000;
+	open_file_cache max=64 inactive=60s;
 	server {
 		listen $addr:$port;
 		root $dir/www;
