@@ -2,8 +2,10 @@
  * lwIP headers only (no DPDK: their headers clash). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lwip/etharp.h>
 #include <lwip/igmp.h>
@@ -225,6 +227,24 @@ nif_init(struct netif *n)
 	return ERR_OK;
 }
 
+/* lwIP draws its first ephemeral port from rand() (LWIP_RAND in Debian's
+ * build). Unseeded, every process starts from the same port, and a second
+ * program connecting to the same server met the first one's connections
+ * still closing there (iperf3 -R after iperf3: "unable to connect stream",
+ * a reset control connection). The draw comes from a generator state of
+ * our own, seeded per process, and the program's state is put back: its
+ * rand() sequence is neither used nor moved. */
+static void
+lwip_init_seeded(void)
+{
+	static char state[64];
+	unsigned seed = (unsigned)(fs_now_ns() ^ ((uint64_t)getpid() << 20));
+	char *prog = initstate(seed, state, sizeof(state));
+
+	lwip_init();
+	setstate(prog);
+}
+
 int
 fs_nif_init(struct fs_dev *d, const struct fs_config *c)
 {
@@ -232,7 +252,7 @@ fs_nif_init(struct fs_dev *d, const struct fs_config *c)
 
 	dev = d;
 	hold_max = c->mbufs / 2;
-	lwip_init();
+	lwip_init_seeded();
 	ip.addr = c->ip;
 	mask.addr = fs_prefix_mask(c->prefix);
 	gw.addr = c->gw;

@@ -166,6 +166,7 @@ fs_tcp_rto(uint64_t now)
 		if (now - t->rto_since < (rto < RTO_MAX_NS ? rto : RTO_MAX_NS))
 			continue;
 		if (pcb->nrtx >= TCP_MAXRTX) {
+			FS_DBG("tcp socket %d: %d timeouts in a row, giving up", t->kfd, (int)pcb->nrtx);
 			tcp_abandon(pcb, 0); /* on_err: ETIMEDOUT */
 			continue;
 		}
@@ -420,6 +421,7 @@ on_err(void *arg, err_t err)
 	struct fs_tcp *t = arg;
 
 	t->pcb = NULL;
+	FS_DBG("tcp socket %d: lwIP error %d in state %d", t->kfd, (int)err, (int)t->st);
 	/* Linux's tcp_reset: a reset after the peer's FIN (CLOSE_WAIT) is a
 	 * broken pipe, not a reset connection. */
 	if (err == ERR_RST)
