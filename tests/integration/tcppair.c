@@ -226,6 +226,9 @@ client(void)
 	fd = conn('e');
 	SHOW("getsockname", getsockname(fd, (struct sockaddr *)&me, &n));
 	printf("local port set = %d\n", me.sin_port != 0);
+	/* The stack started on that connect: the program's rand() sequence
+	 * is its own (lwIP draws from rand()). */
+	printf("first rand() = %d\n", rand());
 	n = sizeof(peer);
 	SHOW("getpeername", getpeername(fd, (struct sockaddr *)&peer, &n));
 	printf("peer = server: %d\n", peer.sin_port == srv.sin_port && peer.sin_addr.s_addr ==
