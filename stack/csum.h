@@ -19,6 +19,14 @@ fs_csum_add(uint32_t sum, const uint8_t *b, size_t len)
 	return sum;
 }
 
+/* The IPv4 pseudo-header's sum for a UDP or TCP checksum: source and
+ * destination of the IPv4 header at ip, the protocol, the L4 length. */
+static inline uint32_t
+fs_csum_pseudo(const uint8_t *ip, uint8_t proto, unsigned l4len)
+{
+	return fs_csum_add(0, ip + 12, 8) + proto + l4len;
+}
+
 /* Folds a sum to 16 bits (not complemented). */
 static inline uint16_t
 fs_csum_fold(uint32_t sum)

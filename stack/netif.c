@@ -92,9 +92,7 @@ check_frame(const uint8_t *b, uint16_t len)
 			return FRAME_OK;
 		if (tot - ihl < 20)
 			return FRAME_BAD;
-		sum = fs_csum_add(0, ip + 12, 8);
-		sum += 6 + (tot - ihl);
-		sum = fs_csum_add(sum, ip + ihl, tot - ihl);
+		sum = fs_csum_add(fs_csum_pseudo(ip, 6, tot - ihl), ip + ihl, tot - ihl);
 		return fs_csum_fold(sum) == 0xffff ? FRAME_OK : FRAME_BAD_CSUM;
 	}
 	if (ip[9] != 17)
@@ -107,9 +105,7 @@ check_frame(const uint8_t *b, uint16_t len)
 		return FRAME_BAD;
 	if (udp[6] == 0 && udp[7] == 0) /* no checksum: allowed in IPv4 */
 		return FRAME_OK;
-	sum = fs_csum_add(0, ip + 12, 8); /* source and destination */
-	sum += 17 + ulen;
-	sum = fs_csum_add(sum, udp, ulen);
+	sum = fs_csum_add(fs_csum_pseudo(ip, 17, ulen), udp, ulen);
 	return fs_csum_fold(sum) == 0xffff ? FRAME_OK : FRAME_BAD_CSUM;
 }
 

@@ -684,7 +684,7 @@ send_direct(struct fs_udp *u, const struct msghdr *m, size_t len, uint32_t dst, 
 		off += m->msg_iov[i].iov_len;
 	}
 	if (!d->lossless) {
-		sum = fs_csum_add(0, ip + 12, 8) + 17 + (uint32_t)(8 + len);
+		sum = fs_csum_pseudo(ip, 17, (unsigned)(8 + len));
 		c = (uint16_t)~fs_csum_fold(fs_csum_add(sum, udp, 8 + len));
 		if (c == 0)
 			c = 0xffff; /* 0 means "no checksum" */
