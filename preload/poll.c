@@ -386,6 +386,40 @@ ep_find(struct ep_set *s, int fd)
 	return -1;
 }
 
+/* Member array changes, under s->lock. ep_add returns -ENOMEM when the
+ * array cannot grow; ep_remove puts the last member in i's place. */
+static int
+ep_add(struct ep_set *s, struct ep_member m)
+{
+	if (s->n == s->cap) {
+		int cap = s->cap ? s->cap * 2 : 8;
+		struct ep_member *a = realloc(s->m, sizeof(*a) * (size_t)cap);
+
+		if (!a)
+			return -ENOMEM;
+		s->m = a;
+		s->cap = cap;
+	}
+	s->m[s->n++] = m;
+	s->nested += m.nested;
+	return 0;
+}
+
+static void
+ep_remove(struct ep_set *s, int i)
+{
+	s->nested -= s->m[i].nested;
+	s->m[i] = s->m[--s->n];
+}
+
+static void
+ep_modify(struct ep_member *m, const struct epoll_event *ev)
+{
+	m->ev = *ev;
+	m->last = 0;
+	m->disabled = false;
+}
+
 static int
 accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *ev)
 {
@@ -406,7 +440,7 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
 	pthread_mutex_lock(&s->lock);
 	i = ep_find(s, fd);
 	if (i >= 0 && s->m[i].f != f) { /* the fd was closed and reused */
-		s->m[i] = s->m[--s->n];
+		ep_remove(s, i);
 		i = -1;
 	}
 	switch (op) {
@@ -415,18 +449,8 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
 			r = -EEXIST;
 			break;
 		}
-		if (s->n == s->cap) {
-			int cap = s->cap ? s->cap * 2 : 8;
-			struct ep_member *m = realloc(s->m, sizeof(*m) * (size_t)cap);
-
-			if (!m) {
-				r = -ENOMEM;
-				break;
-			}
-			s->m = m;
-			s->cap = cap;
-		}
-		s->m[s->n++] = (struct ep_member){.fd = fd, .f = f, .ev = *ev};
+		if ((r = ep_add(s, (struct ep_member){.fd = fd, .f = f, .ev = *ev})) < 0)
+			break;
 		/* The set's first accelerated member: a thread already in the
 		 * kernel's epoll_wait on it must come out and wait our way. */
 		kick = s->n == 1;
@@ -436,16 +460,14 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
 			r = -ENOENT;
 			break;
 		}
-		s->m[i].ev = *ev;
-		s->m[i].last = 0;
-		s->m[i].disabled = false;
+		ep_modify(&s->m[i], ev);
 		break;
 	case EPOLL_CTL_DEL:
 		if (i < 0) {
 			r = -ENOENT;
 			break;
 		}
-		s->m[i] = s->m[--s->n];
+		ep_remove(s, i);
 		break;
 	default:
 		r = -EINVAL;
@@ -529,7 +551,7 @@ ep_collect(struct ep_set *s, struct epoll_event *evs, int max)
 		unsigned ev;
 
 		if (!m->nested && fs_fdt_get(m->fd) != m->f) { /* closed: the kernel drops it */
-			s->m[i--] = s->m[--s->n];
+			ep_remove(s, i--);
 			continue;
 		}
 		ev = member_events(m, &gen);
@@ -812,24 +834,12 @@ nested_ctl(int epfd, int op, int fd, const struct epoll_event *ev)
 	i = ep_find(s, fd);
 	if (i >= 0 && !s->m[i].nested)
 		i = -1; /* not ours to change */
-	if (op == EPOLL_CTL_ADD && i < 0) {
-		struct ep_member *m = s->m;
-
-		if (s->n < s->cap || (m = realloc(s->m, sizeof(*m) * (size_t)(s->cap ? s->cap * 2 : 8)))) {
-			if (s->n == s->cap)
-				s->cap = s->cap ? s->cap * 2 : 8;
-			s->m = m;
-			s->m[s->n++] = (struct ep_member){.fd = fd, .nested = true, .ev = *ev};
-			s->nested++;
-		}
-	} else if (op == EPOLL_CTL_MOD && i >= 0) {
-		s->m[i].ev = *ev;
-		s->m[i].last = 0;
-		s->m[i].disabled = false;
-	} else if (op == EPOLL_CTL_DEL && i >= 0) {
-		s->m[i] = s->m[--s->n];
-		s->nested--;
-	}
+	if (op == EPOLL_CTL_ADD && i < 0)
+		ep_add(s, (struct ep_member){.fd = fd, .nested = true, .ev = *ev}); /* ENOMEM: not nested */
+	else if (op == EPOLL_CTL_MOD && i >= 0)
+		ep_modify(&s->m[i], ev);
+	else if (op == EPOLL_CTL_DEL && i >= 0)
+		ep_remove(s, i);
 	pthread_mutex_unlock(&s->lock);
 }
 
