@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "publish.h"
 #include "stack.h"
 
 struct fs_stack *fs_stk;
@@ -408,25 +410,25 @@ fs_stk_stop(void)
 static void
 report(void)
 {
+	uint64_t v[FS_DROP_COUNT];
+	struct fs_dev_bufs b;
 	struct fs_dev *d;
+	char drops[512];
+	size_t off = 0;
+	int i;
 
 	if (!fs_stk) /* a forked child */
 		return;
 	d = fs_stk->dev;
-	FS_INFO("rx %llu pkts %llu bytes, tx %llu pkts %llu bytes; drops: bad frame %llu, "
-		"bad checksum %llu, "
-		"no memory %llu, socket queue full %llu, tx no buffer %llu, tx ring full %llu, "
-		"tx arp unresolved %llu, listen overflow %llu, syn queue full %llu",
+	/* The same drops, by the same names, as fastsock-stat shows. */
+	fs_pub_drops(v, &b);
+	drops[0] = '\0';
+	for (i = 0; i < FS_DROP_COUNT && off < sizeof(drops); i++)
+		off += (size_t)snprintf(drops + off, sizeof(drops) - off, "%s%s %llu", i ? ", " : "",
+					fs_pub_drop_name[i], (unsigned long long)v[i]);
+	FS_INFO("rx %llu pkts %llu bytes, tx %llu pkts %llu bytes; drops: %s",
 		(unsigned long long)d->rx_pkts, (unsigned long long)d->rx_bytes,
-		(unsigned long long)d->tx_pkts, (unsigned long long)d->tx_bytes,
-		(unsigned long long)fs_stk->drops.rx_bad_frame,
-		(unsigned long long)fs_stk->drops.rx_bad_csum,
-		(unsigned long long)fs_stk->drops.rx_nomem,
-		(unsigned long long)fs_stk->drops.rx_queue_full,
-		(unsigned long long)d->tx_nobuf, (unsigned long long)d->tx_full,
-		(unsigned long long)fs_stk->drops.tx_arp,
-		(unsigned long long)fs_stk->drops.tcp_listen_overflow,
-		(unsigned long long)fs_stk->drops.tcp_syn_queue_full);
+		(unsigned long long)d->tx_pkts, (unsigned long long)d->tx_bytes, drops);
 }
 
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;

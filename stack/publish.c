@@ -40,6 +40,24 @@ fs_pub_open(void)
 }
 
 void
+fs_pub_drops(uint64_t *v, struct fs_dev_bufs *b)
+{
+	struct fs_dev *d = fs_stk->dev;
+
+	d->ops->buffers(d, b);
+	v[FS_DROP_BAD_FRAME] = fs_stk->drops.rx_bad_frame;
+	v[FS_DROP_BAD_CSUM] = fs_stk->drops.rx_bad_csum;
+	v[FS_DROP_NOMEM] = fs_stk->drops.rx_nomem;
+	v[FS_DROP_QUEUE_FULL] = fs_stk->drops.rx_queue_full;
+	v[FS_DROP_TX_NOBUF] = d->tx_nobuf;
+	v[FS_DROP_TX_FULL] = d->tx_full;
+	v[FS_DROP_TX_ARP] = fs_stk->drops.tx_arp;
+	v[FS_DROP_LISTEN_OVERFLOW] = fs_stk->drops.tcp_listen_overflow;
+	v[FS_DROP_RX_MISSED] = b->rx_missed;
+	v[FS_DROP_SYN_QUEUE_FULL] = fs_stk->drops.tcp_syn_queue_full;
+}
+
+void
 fs_pub_update(bool force)
 {
 	struct fs_dev *d = fs_stk->dev;
@@ -62,17 +80,7 @@ fs_pub_update(bool force)
 	pub->rx_bytes = d->rx_bytes;
 	pub->tx_pkts = d->tx_pkts;
 	pub->tx_bytes = d->tx_bytes;
-	pub->drops[FS_DROP_BAD_FRAME] = fs_stk->drops.rx_bad_frame;
-	pub->drops[FS_DROP_BAD_CSUM] = fs_stk->drops.rx_bad_csum;
-	pub->drops[FS_DROP_NOMEM] = fs_stk->drops.rx_nomem;
-	pub->drops[FS_DROP_QUEUE_FULL] = fs_stk->drops.rx_queue_full;
-	pub->drops[FS_DROP_TX_NOBUF] = d->tx_nobuf;
-	pub->drops[FS_DROP_TX_FULL] = d->tx_full;
-	pub->drops[FS_DROP_TX_ARP] = fs_stk->drops.tx_arp;
-	pub->drops[FS_DROP_LISTEN_OVERFLOW] = fs_stk->drops.tcp_listen_overflow;
-	pub->drops[FS_DROP_SYN_QUEUE_FULL] = fs_stk->drops.tcp_syn_queue_full;
-	d->ops->buffers(d, &b);
-	pub->drops[FS_DROP_RX_MISSED] = b.rx_missed;
+	fs_pub_drops(pub->drops, &b);
 	pub->bufs_free = b.free;
 	pub->bufs_total = b.total;
 	pub->nsocks = fs_udp_publish(pub->socks, FS_PUB_SOCKS);

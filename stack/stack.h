@@ -91,6 +91,10 @@ struct fs_pub_sock;
 struct fs_pub_arp;
 void fs_pub_open(void);
 void fs_pub_update(bool force);
+/* The drop counters in enum fs_pub_drop's order (their names are
+ * fs_pub_drop_name), into v[FS_DROP_COUNT]; b receives the device's buffer
+ * figures (may be a system call). For fastsock-stat and the exit report. */
+void fs_pub_drops(uint64_t *v, struct fs_dev_bufs *b);
 /* Fill the tables; return how many entries were written. */
 unsigned fs_udp_publish(struct fs_pub_sock *s, unsigned max);
 unsigned fs_tcp_publish(struct fs_pub_sock *s, unsigned max);
