@@ -58,6 +58,9 @@ dup3(int oldfd, int newfd, int flags)
 	struct fs_fd *f = fs_lookup(oldfd);
 	int r = FS_REAL(dup3, oldfd, newfd, flags);
 
+	if (r >= 0)
+		fs_epoll_forget(newfd); /* an epoll set there was closed */
+
 	return (f || fs_fdt_get(newfd)) ? mirror_dup(r, f) : r;
 }
 
@@ -69,6 +72,8 @@ dup2(int oldfd, int newfd)
 
 	if (oldfd == newfd)
 		return r;
+	if (r >= 0)
+		fs_epoll_forget(newfd); /* an epoll set there was closed */
 	return (f || fs_fdt_get(newfd)) ? mirror_dup(r, f) : r;
 }
 

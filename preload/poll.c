@@ -281,6 +281,13 @@ struct ep_set {
 	 * -1 until needed. Its event carries FS_EP_KICK and is never reported. */
 	int kick_fd;
 	int nested; /* members that are epoll sets */
+	/* Members the kernel's set holds (ours, the kick, not counted), known
+	 * exactly when every epoll_ctl on the set passed through us (counted:
+	 * made by epoll_create with acceleration on). A kernel member closed
+	 * without EPOLL_CTL_DEL stays counted: that costs a system call per
+	 * wait, never an event. */
+	int kernel_n;
+	bool counted;
 };
 
 /* How deep readiness is looked for through nested sets (the kernel refuses
@@ -420,6 +427,21 @@ ep_modify(struct ep_member *m, const struct epoll_event *ev)
 	m->disabled = false;
 }
 
+/* Whether fd is an epoll fd: 1 yes, 0 no, -1 unknown (no /proc). */
+static int
+epoll_fd_kind(int fd)
+{
+	char path[32], link[32];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return -1;
+	link[n] = '\0';
+	return strcmp(link, "anon_inode:[eventpoll]") == 0;
+}
+
 static int
 accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *ev)
 {
@@ -427,10 +449,17 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
 	int i, r = 0;
 	bool kick = false;
 
-	/* Let the kernel judge epfd: DEL of itself always fails, with EBADF
-	 * when epfd is not an open fd. */
-	if (FS_REAL(epoll_ctl, epfd, EPOLL_CTL_DEL, epfd, NULL) < 0 && errno == EBADF)
-		return -1;
+	/* epfd must be an open epoll fd. One we keep a set for is (its set
+	 * goes when the number changes hands: close, dup2, epoll_create), so
+	 * the calls an event loop makes per request stay in user space; any
+	 * other is judged by the kernel once: DEL of itself always fails, with
+	 * EBADF when epfd is not an open fd. */
+	if (!ep_get(epfd)) {
+		if (FS_REAL(epoll_ctl, epfd, EPOLL_CTL_DEL, epfd, NULL) < 0 && errno == EBADF)
+			return -1;
+		if (epoll_fd_kind(epfd) == 0)
+			return (int)fs_ret(-EINVAL);
+	}
 	if (epfd == fd)
 		return (int)fs_ret(-EINVAL);
 	if ((op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && !ev)
@@ -653,7 +682,10 @@ ep_wait_once(int epfd, struct ep_set *s, struct epoll_event *evs, int max, int64
 	pthread_mutex_lock(&s->lock);
 	n = ep_collect(s, evs, max);
 	pthread_mutex_unlock(&s->lock);
-	if (n < max) {
+	/* The kernel's members: when the wait saw them ready, or the set has
+	 * (or may have) some. A set of accelerated members only costs no
+	 * system call here. */
+	if (n < max && (r == 2 || !s->counted || __atomic_load_n(&s->kernel_n, __ATOMIC_RELAXED))) {
 		bool kicked = false;
 
 		m = FS_REAL(epoll_wait, epfd, evs + n, max - n, 0);
@@ -701,13 +733,41 @@ accel_epoll_wait(int epfd, struct ep_set *s, struct epoll_event *evs, int max,
 	}
 }
 
+/* A new epoll fd: a set made before under its number is stale; with
+ * acceleration on, its set starts now and counts its kernel members. */
+static int
+epoll_created(int epfd)
+{
+	struct ep_set *s;
+
+	fs_epoll_forget(epfd);
+	if (epfd >= 0 && fs_unlikely(fs_accel_on) && (s = ep_make(epfd)))
+		s->counted = true;
+	return epfd;
+}
+
+/* The kernel took op on epfd for a member it serves. */
+static void
+kernel_member(int epfd, int op)
+{
+	struct ep_set *s = ep_get(epfd);
+
+	if (!s || op == EPOLL_CTL_MOD)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (op == EPOLL_CTL_ADD)
+		s->kernel_n++;
+	else if (s->kernel_n > 0)
+		s->kernel_n--;
+	pthread_mutex_unlock(&s->lock);
+}
+
 FS_EXPORT int
 epoll_create(int size)
 {
 	int r = FS_REAL(epoll_create, size);
 
-	fs_epoll_forget(r);
-	return r;
+	return epoll_created(r);
 }
 
 FS_EXPORT int
@@ -715,8 +775,7 @@ epoll_create1(int flags)
 {
 	int r = FS_REAL(epoll_create1, flags);
 
-	fs_epoll_forget(r);
-	return r;
+	return epoll_created(r);
 }
 
 /* Kernel epoll sets a not-yet-accelerated fd joined. A socket is often
@@ -792,24 +851,12 @@ fs_epoll_claimed(int fd, struct fs_fd *f)
 		next = r->next;
 		/* Only a set that still holds the fd (a closed and reused epfd
 		 * does not) takes it over. */
-		if (FS_REAL(epoll_ctl, r->epfd, EPOLL_CTL_DEL, fd, NULL) == 0)
+		if (FS_REAL(epoll_ctl, r->epfd, EPOLL_CTL_DEL, fd, NULL) == 0) {
+			kernel_member(r->epfd, EPOLL_CTL_DEL);
 			accel_epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, f, &r->ev);
+		}
 		free(r);
 	}
-}
-
-static bool
-is_epoll_fd(int fd)
-{
-	char path[32], link[32];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n <= 0)
-		return false;
-	link[n] = '\0';
-	return strcmp(link, "anon_inode:[eventpoll]") == 0;
 }
 
 /* An epoll set inside another (event libraries nest them): the kernel
@@ -824,7 +871,7 @@ nested_ctl(int epfd, int op, int fd, const struct epoll_event *ev)
 	struct ep_set *s;
 	int i;
 
-	if (op == EPOLL_CTL_ADD && !is_epoll_fd(fd))
+	if (op == EPOLL_CTL_ADD && epoll_fd_kind(fd) != 1)
 		return;
 	if (op != EPOLL_CTL_ADD && !ep_get(epfd))
 		return;
@@ -853,6 +900,7 @@ epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		return accel_epoll_ctl(epfd, op, fd, f, ev);
 	r = FS_REAL(epoll_ctl, epfd, op, fd, ev);
 	if (fs_unlikely(fs_accel_on) && r == 0) {
+		kernel_member(epfd, op);
 		reg_update(epfd, op, fd, ev);
 		nested_ctl(epfd, op, fd, ev);
 	}
