@@ -55,6 +55,18 @@ sleep_on(struct pollfd *p, int n, int64_t timeout_ns, const sigset_t *mask)
 	return (int)syscall(SYS_ppoll, p, (unsigned long)n, tp, mask, (size_t)8);
 }
 
+void
+fs_stk_flush_locked(void)
+{
+	struct fs_dev *d = fs_stk->dev;
+
+	if (d->ops->tx_flush(d) == 0 && fs_unlikely(fs_stk->tx_blocked)) {
+		fs_stk->tx_blocked = false;
+		fs_tcp_kick();
+		d->ops->tx_flush(d);
+	}
+}
+
 unsigned
 fs_stk_poll_locked(void)
 {
@@ -64,6 +76,7 @@ fs_stk_poll_locked(void)
 	uint16_t n, i;
 
 	n = d->ops->rx(d, f, (uint16_t)fs_stk->cfg.rx_burst);
+	fs_tcp_demux_prepare(f, n);
 	for (i = 0; i < n; i++)
 		fs_nif_input(&f[i]);
 	/* lwIP's timers read the clock: every 256th round is often enough
@@ -76,11 +89,7 @@ fs_stk_poll_locked(void)
 		fs_tcp_delack(now);
 		fs_tcp_rto(now);
 	}
-	if (d->ops->tx_flush(d) == 0 && fs_unlikely(fs_stk->tx_blocked)) {
-		fs_stk->tx_blocked = false;
-		fs_tcp_kick();
-		d->ops->tx_flush(d);
-	}
+	fs_stk_flush_locked();
 	/* Any frame may be what a sleeper waits for (data, an ARP answer, an
 	 * ICMP error): wake them all and let each look again. */
 	if (fs_stk->news || (n && fs_stk->waiters)) {

@@ -132,6 +132,93 @@ fs_tcp_delack(uint64_t now)
  * Handshakes keep lwIP's timer. */
 #define RTO_MAX_NS 120000000000ull
 
+/* A burst's TCP segments, by connection, in the order they came. */
+#define DEMUX_MAX 32
+
+struct demux_key {
+	uint32_t src, dst; /* network order, as the frame has them */
+	uint16_t sport, dport; /* host order, as the pcb has them */
+};
+
+/* Reads frame f's IPv4 TCP addresses and ports into *k; false for any
+ * other frame and for a SYN (that goes to a listener). Reads within
+ * len only: the frame is checked later, this is a hint. */
+static bool
+demux_key(const uint8_t *f, unsigned len, struct demux_key *k)
+{
+	const uint8_t *ip = f + 14, *th;
+	unsigned ihl;
+
+	if (len < 14 + 20 || f[12] != 0x08 || f[13] != 0x00 || (ip[0] >> 4) != 4 || ip[9] != 6)
+		return false;
+	ihl = (ip[0] & 15u) * 4;
+	if (ihl < 20 || len < 14 + ihl + 20 || (ip[6] & 0x3f) || ip[7])
+		return false; /* short, or a fragment */
+	th = ip + ihl;
+	if (th[13] & 0x02)
+		return false;
+	memcpy(&k->src, ip + 12, 4);
+	memcpy(&k->dst, ip + 16, 4);
+	k->sport = (uint16_t)(th[0] << 8 | th[1]);
+	k->dport = (uint16_t)(th[2] << 8 | th[3]);
+	return true;
+}
+
+static bool
+demux_match(const struct tcp_pcb *pcb, const struct demux_key *k)
+{
+	return pcb->remote_port == k->sport && pcb->local_port == k->dport &&
+	       IP_IS_V4_VAL(pcb->remote_ip) && ip_2_ip4(&pcb->remote_ip)->addr == k->src &&
+	       ip_2_ip4(&pcb->local_ip)->addr == k->dst;
+}
+
+void
+fs_tcp_demux_prepare(const struct fs_rxframe *f, unsigned n)
+{
+	struct demux_key key[DEMUX_MAX];
+	struct tcp_pcb *found[DEMUX_MAX] = {0}, *pcb, **pp;
+	uint64_t bloom = 0;
+	unsigned i, j, k = 0, left;
+
+	if (n < 2 || !tcp_active_pcbs || !tcp_active_pcbs->next)
+		return;
+	for (i = 0; i < n && k < DEMUX_MAX; i++) {
+		struct demux_key c;
+
+		if (!demux_key(f[i].data, f[i].len, &c))
+			continue;
+		for (j = 0; j < k && memcmp(&key[j], &c, sizeof(c)) != 0; j++)
+			;
+		if (j < k)
+			continue; /* a connection already listed */
+		key[k++] = c;
+		bloom |= 1ull << ((c.sport ^ c.dport) & 63);
+	}
+	if (k < 2)
+		return; /* lwIP's own move to the front does as well */
+	/* One walk takes the burst's connections out of the list... */
+	left = k;
+	for (pp = &tcp_active_pcbs; (pcb = *pp) && left;) {
+		if (bloom & 1ull << ((pcb->remote_port ^ pcb->local_port) & 63)) {
+			for (j = 0; j < k && (found[j] || !demux_match(pcb, &key[j])); j++)
+				;
+			if (j < k) {
+				found[j] = pcb;
+				*pp = pcb->next;
+				left--;
+				continue;
+			}
+		}
+		pp = &pcb->next;
+	}
+	/* ...and puts them back at its front, the burst's first one first. */
+	for (j = k; j-- > 0;)
+		if (found[j]) {
+			found[j]->next = tcp_active_pcbs;
+			tcp_active_pcbs = found[j];
+		}
+}
+
 void
 fs_tcp_rto(uint64_t now)
 {
@@ -1210,7 +1297,7 @@ tcp_recvmsg_(void *s, struct msghdr *m, int flags)
 
 				if (!(flags & MSG_PEEK)) {
 					if (credit(t))
-						fs_stk_poll_locked(); /* the window update goes now */
+						fs_stk_flush_locked(); /* the window update goes now */
 				}
 				got += k;
 				pthread_mutex_unlock(&fs_stk->lock);
@@ -1363,7 +1450,7 @@ tcp_sendmsg_(void *s, const struct msghdr *m, int flags)
 				t->tx_bytes += done;
 				if (!(flags & MSG_MORE))
 					tcp_output(t->pcb);
-				fs_stk_poll_locked();
+				fs_stk_flush_locked();
 			}
 			if (done == total || (!block && done))
 				break;
