@@ -76,7 +76,6 @@ fs_stk_poll_locked(void)
 	uint16_t n, i;
 
 	n = d->ops->rx(d, f, (uint16_t)fs_stk->cfg.rx_burst);
-	fs_tcp_demux_prepare(f, n);
 	for (i = 0; i < n; i++)
 		fs_nif_input(&f[i]);
 	/* lwIP's timers read the clock: every 256th round is often enough

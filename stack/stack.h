@@ -108,14 +108,6 @@ unsigned fs_tcp_publish(struct fs_pub_sock *s, unsigned max);
  * room by dropping the older half of them. */
 bool fs_tcp_syn_admit(uint32_t dst, uint16_t port);
 
-/* lwIP finds a segment's connection by walking its list of connections
- * from the front (and moves the one found there). Served round-robin, as
- * a web server's keep-alive clients are, most segments walked most of the
- * list: 11% of nginx's time at 64 connections. Called with a burst before
- * it goes in: one walk brings the burst's connections to the front, in
- * the burst's order. Under the lock. */
-void fs_tcp_demux_prepare(const struct fs_rxframe *f, unsigned n);
-
 /* TCP sockets open on the stack (read without the lock). */
 unsigned fs_tcp_count(void);
 
