@@ -1302,6 +1302,9 @@ epipe(int flags)
 	return -EPIPE;
 }
 
+/* Writes of up to this many bytes in several pieces are copied together. */
+#define GATHER_MAX 1024
+
 static ssize_t
 tcp_sendmsg_(void *s, const struct msghdr *m, int flags)
 {
@@ -1335,6 +1338,25 @@ tcp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		if (t->st == T_CONNECTED) {
 			size_t room = send_room(t);
 
+			/* A small write in pieces (a header and a body) goes to
+			 * lwIP in one: piece by piece, lwIP sizes the first
+			 * segment's buffer for a whole MSS to append to, past
+			 * malloc's fast sizes, and runs twice. */
+			if (m->msg_iovlen > 1 && total <= GATHER_MAX && total <= room && !done) {
+				char buf[GATHER_MAX];
+				u8_t wf = TCP_WRITE_FLAG_COPY;
+
+				for (i = 0; i < m->msg_iovlen; i++) {
+					memcpy(buf + at, m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
+					at += m->msg_iov[i].iov_len;
+				}
+				if ((flags & MSG_MORE) || t->cork)
+					wf |= TCP_WRITE_FLAG_MORE;
+				if (tcp_write(t->pcb, buf, (u16_t)total, wf) == ERR_OK)
+					done = total;
+				i = 0;
+				at = 0;
+			}
 			while (room && done < total) {
 				const struct iovec *v = &m->msg_iov[i];
 				size_t k = v->iov_len - at;
