@@ -443,6 +443,15 @@ client(void)
 		send(fd, "2", 1, 0);
 		v = epoll_wait(ep, evs, 4, 2000);
 		printf("epoll RDHUP = %d events = %s\n", v, bits(v > 0 ? evs[0].events : 0));
+		/* epfd must be an epoll fd: not a socket, not a closed number,
+		 * not a number dup2 gave to a socket since. */
+		SHOW("epoll_ctl on a socket", epoll_ctl(fd, EPOLL_CTL_ADD, a, &ev));
+		close(ep);
+		SHOW("epoll_ctl closed epfd", epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev));
+		ep = epoll_create1(0);
+		SHOW("epoll_ctl new set", epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev));
+		SHOW("dup2 over the set", dup2(fd, ep) == ep);
+		SHOW("epoll_ctl after dup2", epoll_ctl(ep, EPOLL_CTL_MOD, a, &ev));
 		close(ep);
 		close(a);
 	}
