@@ -13,6 +13,15 @@
 
 void __chk_fail(void) __attribute__((noreturn));
 
+/* A kernel send's result, after telling the stack (fs_dual_sent): over
+ * loopback it may have reached one of its wildcard sockets already. */
+static inline ssize_t
+kernel_sent(ssize_t r)
+{
+	fs_dual_sent();
+	return r;
+}
+
 static ssize_t
 accel_send(struct fs_fd *f, const struct iovec *iov, int iovcnt, int flags,
 	   const struct sockaddr *to, socklen_t tolen)
@@ -107,7 +116,7 @@ sendmsg(int fd, const struct msghdr *m, int flags)
 		f = fs_claim(fd, m->msg_name, m->msg_namelen, FS_CLAIM_SENDTO);
 	if (f)
 		return fs_ret(f->ops->sendmsg(f->sock, m, flags));
-	return FS_REAL(sendmsg, fd, m, flags);
+	return kernel_sent(FS_REAL(sendmsg, fd, m, flags));
 }
 
 FS_EXPORT ssize_t
@@ -120,7 +129,7 @@ sendto(int fd, const void *buf, size_t len, int flags, __CONST_SOCKADDR_ARG to,
 		f = fs_claim(fd, SA(to), tolen, FS_CLAIM_SENDTO);
 	if (fs_unlikely(f != NULL))
 		return accel_send1(f, buf, len, flags, SA(to), tolen);
-	return FS_REAL(sendto, fd, buf, len, flags, SA(to), tolen);
+	return kernel_sent(FS_REAL(sendto, fd, buf, len, flags, SA(to), tolen));
 }
 
 FS_EXPORT ssize_t
@@ -130,7 +139,7 @@ send(int fd, const void *buf, size_t len, int flags)
 
 	if (fs_unlikely(f != NULL))
 		return accel_send1(f, buf, len, flags, NULL, 0);
-	return FS_REAL(send, fd, buf, len, flags);
+	return kernel_sent(FS_REAL(send, fd, buf, len, flags));
 }
 
 FS_EXPORT ssize_t
@@ -140,7 +149,7 @@ write(int fd, const void *buf, size_t len)
 
 	if (fs_unlikely(f != NULL))
 		return accel_send1(f, buf, len, 0, NULL, 0);
-	return FS_REAL(write, fd, buf, len);
+	return kernel_sent(FS_REAL(write, fd, buf, len));
 }
 
 FS_EXPORT ssize_t
@@ -150,7 +159,7 @@ writev(int fd, const struct iovec *iov, int iovcnt)
 
 	if (f)
 		return accel_send(f, iov, iovcnt, 0, NULL, 0);
-	return FS_REAL(writev, fd, iov, iovcnt);
+	return kernel_sent(FS_REAL(writev, fd, iov, iovcnt));
 }
 
 FS_EXPORT int
@@ -162,7 +171,7 @@ sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
 	if (!f && fs_unlikely(fs_accel_on) && n > 0 && v[0].msg_hdr.msg_name)
 		f = fs_claim(fd, v[0].msg_hdr.msg_name, v[0].msg_hdr.msg_namelen, FS_CLAIM_SENDTO);
 	if (!f)
-		return FS_REAL(sendmmsg, fd, v, n, flags);
+		return (int)kernel_sent(FS_REAL(sendmmsg, fd, v, n, flags));
 	/* As the kernel: the count sent, or the error of the first message. */
 	for (i = 0; i < n; i++) {
 		ssize_t r = f->ops->sendmsg(f->sock, &v[i].msg_hdr, flags);

@@ -77,11 +77,12 @@ FS_EXPORT int
 connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 {
 	struct fs_fd *f = fs_lookup(fd);
+	int r;
 
 	if (!f && fs_unlikely(fs_accel_on))
 		f = fs_claim(fd, SA(addr), len, FS_CLAIM_CONNECT);
 	if (f) {
-		int r = f->ops->connect(f->sock, SA(addr), len);
+		r = f->ops->connect(f->sock, SA(addr), len);
 
 		if (r != -FS_RELEASE_TO_KERNEL)
 			return (int)fs_ret(r);
@@ -90,7 +91,9 @@ connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 		if ((f = fs_fdt_unmark(fd)))
 			fs_fdt_free(f);
 	}
-	return FS_REAL(connect, fd, SA(addr), len);
+	r = FS_REAL(connect, fd, SA(addr), len);
+	fs_dual_sent(); /* a loopback handshake ends in the call */
+	return r;
 }
 
 FS_EXPORT int

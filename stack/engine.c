@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dual.h"
 #include "log.h"
 #include "publish.h"
 #include "stack.h"
@@ -126,6 +127,12 @@ waiter_del(void)
 }
 
 #define WAIT_FDS 64
+/* While spinning, the kernel fds of the wait are asked (a system call) at
+ * most this often: an epoll_wait that spun a few microseconds between
+ * requests asked on every call. Their readiness may be seen this much
+ * later while we spin (OpenOnload's EF_POLL_FAST_USEC, 32 us by default,
+ * is the same trade); a sleep watches them at once. */
+#define KPOLL_NS 20000
 
 int
 fs_stk_wait(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct pollfd *kfds, int nk,
@@ -140,7 +147,7 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 {
 	uint64_t now = fs_now_ns();
 	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
-	uint64_t spin_end;
+	uint64_t spin_end, kpoll = now + KPOLL_NS;
 	struct pollfd local[WAIT_FDS + 1], *p = local;
 	unsigned spins = 0, sigs = fs_sig_seen;
 	int64_t left;
@@ -172,7 +179,7 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 			r = -EINTR; /* a handler ran while we spun */
 			break;
 		}
-		/* The clock every 16 spins, kernel fds every 64 (a system call). */
+		/* The clock every 16 spins. */
 		if ((++spins & 15) != 0)
 			continue;
 		/* A long spin (about 10 us with nothing) gives the core up now
@@ -185,9 +192,12 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 			r = 0;
 			break;
 		}
-		if (nk > 0 && (spins & 63) == 0 && sleep_on(kfds, nk, 0, NULL) > 0) {
-			r = 2;
-			break;
+		if (nk > 0 && now >= kpoll) {
+			kpoll = now + KPOLL_NS;
+			if (sleep_on(kfds, nk, 0, NULL) > 0) {
+				r = 2;
+				break;
+			}
 		}
 		if (now < spin_end)
 			continue;
@@ -233,6 +243,10 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 	}
 	if (p != local)
 		free(p);
+	/* A kernel fd woke us: it may be the kernel side of a dual socket
+	 * whose report the progress thread has not collected yet. */
+	if (r == 2)
+		fs_dual_touch();
 	return r;
 }
 
@@ -261,6 +275,24 @@ fs_stk_forget(void)
 #define POLL_MAX_NS 1000000L
 #define POLL_HOT_NS 5000000ull
 
+/* The progress thread's sleeps: on p[0..n) (room for one more) and, while
+ * sockets served on both paths are watched, on their epoll set, whose
+ * reports it collects. Returns the poll's count for p[0..n). */
+static int
+progress_sleep(struct pollfd *p, int n, int64_t ns)
+{
+	int dfd = fs_dual_fd(), r;
+
+	if (dfd >= 0)
+		p[n] = (struct pollfd){dfd, POLLIN, 0};
+	r = sleep_on(p, n + (dfd >= 0), ns, NULL);
+	if (r > 0 && dfd >= 0 && p[n].revents) {
+		fs_dual_collect();
+		r--;
+	}
+	return r;
+}
+
 static void *
 progress_main(void *unused)
 {
@@ -274,7 +306,7 @@ progress_main(void *unused)
 	 * for the 10 us polls below. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!__atomic_load_n(&fs_stk->stop, __ATOMIC_RELAXED)) {
-		struct pollfd p[2];
+		struct pollfd p[3];
 		bool waiting, busy = false;
 		uint64_t now;
 		int64_t sleep_ns;
@@ -318,16 +350,14 @@ progress_main(void *unused)
 		p[0] = (struct pollfd){fs_stk->kick_fd, POLLIN, 0};
 		if (!waiting) {
 			/* Nobody sleeps on us: wake for timers or a kick only. */
-			if (sleep_on(p, 1, sleep_ns, NULL) > 0)
+			if (progress_sleep(p, 1, sleep_ns) > 0 && p[0].revents)
 				efd_drain(fs_stk->kick_fd);
 			continue;
 		}
 		if ((ifd = d->ops->rx_intr_fd(d)) < 0) {
 			/* No RX interrupt (memif has none in DPDK 22.11): poll for
 			 * the sleepers, backing off while nothing arrives. */
-			struct timespec t = {0, idle_ns};
-
-			nanosleep(&t, NULL);
+			progress_sleep(p, 0, idle_ns);
 			if (fs_now_ns() - last_rx_ns > POLL_HOT_NS)
 				idle_ns = idle_ns * 2 > POLL_MAX_NS ? POLL_MAX_NS : idle_ns * 2;
 			continue;
@@ -342,7 +372,7 @@ progress_main(void *unused)
 		if (fs_stk_poll_locked() == 0) {
 			pthread_mutex_unlock(&fs_stk->lock);
 			p[1] = (struct pollfd){ifd, POLLIN, 0};
-			if (sleep_on(p, 2, sleep_ns, NULL) > 0) {
+			if (progress_sleep(p, 2, sleep_ns) > 0) {
 				if (p[0].revents)
 					efd_drain(fs_stk->kick_fd);
 				if (p[1].revents)

@@ -97,6 +97,20 @@ int fs_stk_wait(bool (*ready)(void *), void *arg, int64_t timeout_ns,
 extern __thread unsigned fs_sig_seen __attribute__((tls_model("initial-exec")));
 extern __thread bool fs_sig_restart __attribute__((tls_model("initial-exec")));
 
+/* The program sent or connected through a kernel socket: over loopback
+ * that delivers during the call, possibly to the kernel side of one of our
+ * sockets served on both paths, before the kernel's report of it reaches
+ * the stack (stack/dual.c). Call after the real call returns. */
+extern unsigned fs_dual_n;
+void fs_dual_touch(void);
+
+static inline void
+fs_dual_sent(void)
+{
+	if (__builtin_expect(__atomic_load_n(&fs_dual_n, __ATOMIC_RELAXED) != 0, 0))
+		fs_dual_touch();
+}
+
 /* One round of progress if nobody else is making it. */
 void fs_stk_kick(void);
 

@@ -28,6 +28,7 @@
 #include <lwip/priv/tcp_priv.h>
 #include <lwip/tcp.h>
 
+#include "dual.h"
 #include "log.h"
 #include "publish.h"
 #include "sock.h"
@@ -47,6 +48,7 @@ struct fs_tcp {
 	enum tstate st;
 	bool nonblock;
 	bool dual;	     /* a wildcard listener: the kernel listens too */
+	struct fs_dual kd;   /* its kernel side, watched (when dual) */
 	bool ever_connected;
 	bool connect_pending; /* a nonblocking connect not yet seen through */
 	/* Receive queue: lwIP's pbufs linked by next (their tot_len is not
@@ -709,7 +711,10 @@ fs_tcp_listen_wildcard(int kfd, bool nonblock, uint16_t port, int backlog)
 		fs_tcp_ops.close(t);
 		return NULL;
 	}
+	pthread_mutex_lock(&fs_stk->lock);
 	t->dual = true;
+	fs_dual_watch(&t->kd, kfd);
+	pthread_mutex_unlock(&fs_stk->lock);
 	return t;
 }
 
@@ -859,7 +864,7 @@ tcp_accept_(void *s, struct sockaddr *a, socklen_t *n, int flags, void **conn)
 			break;
 		pthread_mutex_unlock(&fs_stk->lock);
 		/* The kernel fd may be blocking: accept only what is there. */
-		if (l->dual && fs_kernel_readable(l->kfd)) {
+		if (l->dual && fs_dual_readable(&l->kd)) {
 			r = kernel_accept(l, a, n, flags);
 			if (r != -EAGAIN)
 				return r;
@@ -1444,7 +1449,7 @@ tcp_poll_(void *s, uint32_t *gen)
 		*gen = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE);
 	if (t->st == T_LISTEN) {
 		if (__atomic_load_n(&t->aq_n, __ATOMIC_ACQUIRE) ||
-		    (t->dual && fs_kernel_readable(t->kfd)))
+		    (t->dual && fs_dual_readable(&t->kd)))
 			ev |= POLLIN | POLLRDNORM;
 		return ev;
 	}
@@ -1542,6 +1547,8 @@ tcp_close_(void *s)
 		}
 		t->aq_tail = NULL;
 		t->aq_n = 0;
+		if (t->dual)
+			fs_dual_unwatch(&t->kd);
 	}
 	release(t);
 	unlink_(t);

@@ -27,6 +27,7 @@
 #include <lwip/udp.h>
 
 #include "csum.h"
+#include "dual.h"
 #include "log.h"
 #include "publish.h"
 #include "sock.h"
@@ -61,6 +62,7 @@ struct fs_udp {
 	uint32_t mcast_if; /* IP_MULTICAST_IF: ours or INADDR_ANY */
 	bool nonblock, connected, mcast_loop;
 	bool dual; /* wildcard: the kernel socket serves the other interfaces */
+	struct fs_dual kd; /* its kernel side, watched (when dual) */
 	uint64_t drops, sent; /* under the stack lock */
 	struct fs_udp *next; /* all sockets, for ICMP errors and loopback */
 };
@@ -197,12 +199,15 @@ fs_udp_open_wildcard(int kfd, bool nonblock, uint16_t port)
 	pthread_mutex_lock(&fs_stk->lock);
 	ip_set_option(u->pcb, SOF_REUSEADDR); /* the kernel already judged the port */
 	e = udp_bind(u->pcb, IP4_ADDR_ANY, port);
+	if (e == ERR_OK) {
+		u->dual = true;
+		fs_dual_watch(&u->kd, kfd);
+	}
 	pthread_mutex_unlock(&fs_stk->lock);
 	if (e != ERR_OK) {
 		fs_udp_ops.close(u);
 		return NULL;
 	}
-	u->dual = true;
 	return u;
 }
 
@@ -277,7 +282,9 @@ udp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 		return u->dual ? -FS_RELEASE_TO_KERNEL : -ENETUNREACH;
 	ip_addr_set_ip4_u32_val(ip, sin->sin_addr.s_addr);
 	pthread_mutex_lock(&fs_stk->lock);
-	u->dual = false; /* connected through us: the kernel side has no part */
+	if (u->dual) /* connected through us: the kernel side has no part */
+		fs_dual_unwatch(&u->kd);
+	u->dual = false;
 	e = udp_connect(u->pcb, &ip, ntohs(sin->sin_port));
 	u->connected = e == ERR_OK;
 	u->so_error = 0;
@@ -483,12 +490,14 @@ udp_recvmsg_(void *s, struct msghdr *m, int flags)
 					return -e;
 			}
 			if (u->nonblock || (flags & MSG_DONTWAIT))
-				return u->dual ? kernel_recv(u, m, flags) : -EAGAIN;
+				return u->dual && fs_dual_readable(&u->kd) ? kernel_recv(u, m, flags)
+									   : -EAGAIN;
 			int64_t t = u->rcvtimeo_ns;
 			struct pollfd kp = {u->kfd, POLLIN, 0};
 
-			/* A dual socket's kernel side is looked at every 64 spins
-			 * and in the sleep: no system call per receive. */
+			/* A dual socket's kernel side: readable() sees the
+			 * kernel's reports (dual.c), the wait asks the kernel now
+			 * and then and watches it in the sleep. */
 			e = fs_stk_wait(readable, u, t, &kp, u->dual ? 1 : 0, NULL);
 			if (e == 2) {
 				ssize_t k = kernel_recv(u, m, flags);
@@ -874,7 +883,7 @@ udp_poll_(void *s, uint32_t *gen)
 
 	if (gen)
 		*gen = __atomic_load_n(&u->tail, __ATOMIC_ACQUIRE) + u->errors;
-	if (queued(u) || (u->dual && fs_kernel_readable(u->kfd)))
+	if (queued(u) || (u->dual && fs_dual_readable(&u->kd)))
 		ev |= POLLIN;
 	if (u->so_error)
 		ev |= POLLERR;
@@ -892,6 +901,8 @@ udp_close_(void *s)
 			*pp = u->next;
 			break;
 		}
+	if (u->dual)
+		fs_dual_unwatch(&u->kd);
 	udp_remove(u->pcb);
 	while (queued(u)) {
 		pbuf_free(u->q[u->head % QCAP].p);
