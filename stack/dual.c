@@ -42,7 +42,8 @@ fs_dual_watch(struct fs_dual *d, int kfd)
 
 	d->kfd = kfd;
 	d->slot = -1;
-	d->hint = true;
+	d->hint = true; /* the first look asks */
+	d->epoch = __atomic_load_n(&epoch, __ATOMIC_ACQUIRE);
 	if (!fs_stk->progress)
 		return; /* nobody would collect the reports */
 	if (dual.epfd < 0 && (dual.epfd = (int)syscall(SYS_epoll_create1, EPOLL_CLOEXEC)) < 0)
