@@ -84,6 +84,12 @@ struct fs_tcp {
 	uint8_t rto_shift;
 	uint32_t rto_ack;
 	uint64_t rto_since;
+	/* The round-trip time (rtt_arm, rtt_sample): the segment timed, and
+	 * the smoothed estimate in ns (0: none yet). */
+	bool rtt_timing;
+	uint32_t rtt_seq, rtt_ssthresh;
+	uint64_t rtt_start;
+	uint64_t srtt_ns, rttvar_ns;
 };
 
 static struct fs_tcp *all;
@@ -119,6 +125,55 @@ fs_tcp_delack(uint64_t now)
 		}
 	}
 	delack_due = 0;
+}
+
+/* The round-trip time in real units, for TCP_INFO and the retransmission
+ * timeout: lwIP keeps its estimate in 500 ms ticks, which reads 0 on any
+ * fast path. As Linux without timestamps: one segment timed at a time,
+ * from the send that put it in flight to the ACK that covers it, none
+ * across a loss (Karn; lwIP resets its retransmission count before the
+ * ACK reaches us, but a loss always moves ssthresh), smoothed as RFC 6298.
+ * Under the stack lock. */
+static void
+rtt_arm(struct fs_tcp *t, struct tcp_pcb *pcb)
+{
+	if (t->rtt_timing || !pcb->unacked)
+		return;
+	t->rtt_timing = true;
+	t->rtt_seq = pcb->snd_nxt;
+	t->rtt_ssthresh = pcb->ssthresh;
+	t->rtt_start = fs_now_ns();
+}
+
+static void
+rtt_sample(struct fs_tcp *t, struct tcp_pcb *pcb)
+{
+	uint64_t m;
+
+	if (!t->rtt_timing || TCP_SEQ_LT(pcb->lastack, t->rtt_seq))
+		return;
+	t->rtt_timing = false;
+	if (pcb->ssthresh != t->rtt_ssthresh)
+		return;
+	m = fs_now_ns() - t->rtt_start;
+	if (!t->srtt_ns) {
+		t->srtt_ns = m;
+		t->rttvar_ns = m / 2;
+		return;
+	}
+	t->rttvar_ns = (3 * t->rttvar_ns + (m > t->srtt_ns ? m - t->srtt_ns : t->srtt_ns - m)) / 4;
+	t->srtt_ns = (7 * t->srtt_ns + m) / 8;
+}
+
+/* The first retransmission timeout: Linux's srtt + max(4 rttvar, rto_min)
+ * (a path slower than FASTSOCK_TCP_RTO_MIN_MS must not time out every
+ * flight), rto_min before any measurement. */
+static uint64_t
+rto_base_ns(const struct fs_tcp *t, uint64_t min_ns)
+{
+	uint64_t v = 4 * t->rttvar_ns;
+
+	return t->srtt_ns + (v > min_ns ? v : min_ns);
 }
 
 /* Retransmission timeouts at Linux's scale. lwIP's own timer ticks every
@@ -164,7 +219,7 @@ fs_tcp_rto(uint64_t now)
 			t->rto_shift = 0;
 			continue;
 		}
-		rto = min_ns << t->rto_shift;
+		rto = rto_base_ns(t, min_ns) << t->rto_shift;
 		if (now - t->rto_since < (rto < RTO_MAX_NS ? rto : RTO_MAX_NS))
 			continue;
 		if (pcb->nrtx >= TCP_MAXRTX) {
@@ -180,6 +235,7 @@ fs_tcp_rto(uint64_t now)
 		pcb->bytes_acked = 0;
 		pcb->dupacks = 0;
 		tcp_clear_flags(pcb, TF_INFR);
+		t->rtt_timing = false; /* Karn: what comes back may answer either */
 		tcp_rexmit_rto(pcb);
 		t->rto_since = now;
 		if (rto < RTO_MAX_NS)
@@ -410,7 +466,7 @@ on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
 	struct fs_tcp *t = arg;
 
-	(void)pcb;
+	rtt_sample(t, pcb);
 	__atomic_add_fetch(&t->acked_bytes, len, __ATOMIC_RELEASE);
 	bump(t);
 	return ERR_OK;
@@ -446,6 +502,7 @@ on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 	(void)err;
 	t->st = T_CONNECTED;
 	t->ever_connected = true;
+	rtt_sample(t, pcb); /* the handshake's, as Linux's first */
 	if (t->rcv_limit && t->rcv_limit < pcb->rcv_wnd)
 		pcb->rcv_wnd = t->rcv_limit;
 	bump(t);
@@ -819,6 +876,11 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 		pthread_mutex_unlock(&fs_stk->lock);
 		return lwip_errno(e);
 	}
+	/* Time the handshake: sampled when it completes (on_connected). */
+	t->rtt_timing = true;
+	t->rtt_seq = t->pcb->lastack;
+	t->rtt_ssthresh = t->pcb->ssthresh;
+	t->rtt_start = fs_now_ns();
 	fs_stk_poll_locked(); /* the SYN (or the ARP request) goes now */
 	pthread_mutex_unlock(&fs_stk->lock);
 	if (t->nonblock) {
@@ -1013,11 +1075,12 @@ tcp_info_(struct fs_tcp *t, void *v, socklen_t *n)
 		ti.tcpi_rcv_mss = mss;
 		ti.tcpi_advmss = mss;
 		ti.tcpi_pmtu = netif_default ? netif_default->mtu : 1500;
-		/* lwIP keeps its RTT estimate in 500 ms timer ticks (sa is 8x
-		 * the mean); 0 means not measured yet. */
-		ti.tcpi_rtt = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL * 1000;
-		ti.tcpi_rttvar = (uint32_t)(pcb->sv >> 2) * TCP_SLOW_INTERVAL * 1000;
-		ti.tcpi_rto = (uint32_t)pcb->rto * TCP_SLOW_INTERVAL * 1000;
+		/* Microseconds, as Linux (rtt_sample); the timeout our timer
+		 * would use next (fs_tcp_rto). */
+		ti.tcpi_rtt = (uint32_t)(t->srtt_ns / 1000);
+		ti.tcpi_rttvar = (uint32_t)(t->rttvar_ns / 1000);
+		ti.tcpi_rto = (uint32_t)((rto_base_ns(t, fs_stk->cfg.tcp_rto_min_ms * 1000000ull)
+					  << t->rto_shift) / 1000);
 		ti.tcpi_snd_cwnd = (uint32_t)(pcb->cwnd / mss);
 		if (ti.tcpi_snd_cwnd == 0)
 			ti.tcpi_snd_cwnd = 1;
@@ -1390,6 +1453,7 @@ tcp_sendmsg_(void *s, const struct msghdr *m, int flags)
 				t->tx_bytes += done;
 				if (!(flags & MSG_MORE))
 					tcp_output(t->pcb);
+				rtt_arm(t, t->pcb);
 				fs_stk_flush_locked();
 			}
 			if (done == total || (!block && done))

@@ -283,6 +283,11 @@ client(void)
 	SHOW("TCP_INFO", getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &n));
 	printf("tcpi_state = %u, cwnd > 0 = %d, snd_mss > 0 = %d\n", ti.tcpi_state,
 	       ti.tcpi_snd_cwnd > 0, ti.tcpi_snd_mss > 0);
+	/* Measured in microseconds after the exchanges above; the timeout at
+	 * least the 200 ms minimum, above the round trip. */
+	printf("rtt in (0, 1 s) = %d, rto >= 200 ms = %d, rto > rtt = %d\n",
+	       ti.tcpi_rtt > 0 && ti.tcpi_rtt < 1000000, ti.tcpi_rto >= 200000,
+	       ti.tcpi_rto > ti.tcpi_rtt);
 	n = sizeof(v);
 	SHOW("SO_ERROR", getsockopt(fd, SOL_SOCKET, SO_ERROR, &v, &n));
 	printf("so_error = %d\n", v);
