@@ -87,6 +87,7 @@ struct fs_tcp {
 	/* The round-trip time (rtt_arm, rtt_sample): the segment timed, and
 	 * the smoothed estimate in ns (0: none yet). */
 	bool rtt_timing;
+	uint8_t rtt_skip;
 	uint32_t rtt_seq, rtt_ssthresh;
 	uint64_t rtt_start;
 	uint64_t srtt_ns, rttvar_ns;
@@ -133,11 +134,16 @@ fs_tcp_delack(uint64_t now)
  * from the send that put it in flight to the ACK that covers it, none
  * across a loss (Karn; lwIP resets its retransmission count before the
  * ACK reaches us, but a loss always moves ssthresh), smoothed as RFC 6298.
+ * Every RTT_STRIDE-th send only: with a sample per send, the two clock
+ * reads on each side looked like 6% of a memif ping-pong's round trip
+ * (one set of four interleaved runs, medians 0.856 against 0.796 us).
  * Under the stack lock. */
+#define RTT_STRIDE 16
+
 static void
 rtt_arm(struct fs_tcp *t, struct tcp_pcb *pcb)
 {
-	if (t->rtt_timing || !pcb->unacked)
+	if (t->rtt_timing || !pcb->unacked || (++t->rtt_skip % RTT_STRIDE) != 0)
 		return;
 	t->rtt_timing = true;
 	t->rtt_seq = pcb->snd_nxt;
