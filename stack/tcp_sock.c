@@ -140,15 +140,22 @@ fs_tcp_delack(uint64_t now)
  * Under the stack lock. */
 #define RTT_STRIDE 16
 
+/* Times from now until an ACK reaches seq. */
+static void
+rtt_begin(struct fs_tcp *t, struct tcp_pcb *pcb, uint32_t seq)
+{
+	t->rtt_timing = true;
+	t->rtt_seq = seq;
+	t->rtt_ssthresh = pcb->ssthresh;
+	t->rtt_start = fs_now_ns();
+}
+
+/* After a send: times what it put in flight. */
 static void
 rtt_arm(struct fs_tcp *t, struct tcp_pcb *pcb)
 {
-	if (t->rtt_timing || !pcb->unacked || (++t->rtt_skip % RTT_STRIDE) != 0)
-		return;
-	t->rtt_timing = true;
-	t->rtt_seq = pcb->snd_nxt;
-	t->rtt_ssthresh = pcb->ssthresh;
-	t->rtt_start = fs_now_ns();
+	if (!t->rtt_timing && pcb->unacked && (++t->rtt_skip % RTT_STRIDE) == 0)
+		rtt_begin(t, pcb, pcb->snd_nxt);
 }
 
 static void
@@ -883,10 +890,7 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 		return lwip_errno(e);
 	}
 	/* Time the handshake: sampled when it completes (on_connected). */
-	t->rtt_timing = true;
-	t->rtt_seq = t->pcb->lastack;
-	t->rtt_ssthresh = t->pcb->ssthresh;
-	t->rtt_start = fs_now_ns();
+	rtt_begin(t, t->pcb, t->pcb->lastack);
 	fs_stk_poll_locked(); /* the SYN (or the ARP request) goes now */
 	pthread_mutex_unlock(&fs_stk->lock);
 	if (t->nonblock) {
