@@ -30,6 +30,11 @@ fs_ratio() {
 # fs_sockperf_pp MODE PROTO SECONDS SIZE [sockperf client options]: one
 # sockperf ping-pong over 127.0.0.1, server on core 0 and client on core 1,
 # both preloaded when MODE is fastsock. Prints "p50 p99 p999 avg" in usec.
+# Every ping-pong passes FS_PP_MPS: sockperf sizes its table of send times
+# for (1 + seconds) x about 600,000 round trips unless told a rate, and a memif
+# pair goes faster than that ("ERROR: _seqN > m_maxSequenceNo"). A rate
+# no ping-pong reaches keeps it unpaced.
+FS_PP_MPS="--mps 10000000"
 fs_sockperf_pp() {
 	local mode=$1 proto=$2 secs=$3 size=$4 port pre=() out spid
 	shift 4
@@ -38,7 +43,7 @@ fs_sockperf_pp() {
 	"${pre[@]}" taskset -c 0 sockperf server -i 127.0.0.1 -p "$port" $proto >/dev/null 2>&1 &
 	spid=$!
 	sleep 0.3
-	out=$("${pre[@]}" taskset -c 1 sockperf ping-pong -i 127.0.0.1 -p "$port" $proto \
+	out=$("${pre[@]}" taskset -c 1 sockperf ping-pong -i 127.0.0.1 -p "$port" $proto $FS_PP_MPS \
 		-t "$secs" -m "$size" ${FS_FULL_LOG:+--full-log "$FS_FULL_LOG"} "$@" 2>&1)
 	kill "$spid" 2>/dev/null
 	wait "$spid" 2>/dev/null
@@ -78,6 +83,7 @@ fs_lab_sockperf() {
 	xdp-none) how=(xdp --fastsock none) ;;
 	esac
 	log=$(mktemp -d /tmp/fs-cmp.XXXXXX)
+	[ "$mode" = ping-pong ] && set -- "$@" $FS_PP_MPS
 	[ "$mode" = ping-pong ] && [ -n "${FS_FULL_LOG:-}" ] && set -- "$@" --full-log "$FS_FULL_LOG"
 	out=$("$FS_ROOT/scripts/lab" "${how[@]}" --timeout $((secs + 30)) --log "$log" \
 		"FASTSOCK_LOG=info sockperf server -i \$LAB_SERVER_IP -p 11111 $(grep -o -- --tcp <<<"$*")" \
