@@ -1364,6 +1364,18 @@ send_room(const struct fs_tcp *t)
 	return room;
 }
 
+/* Linux's poll says writable only once the free room is at least half of
+ * what is queued (sk_stream_is_writeable): a sender that filled the buffer
+ * is not told about every ACK that frees a few bytes. A send itself takes
+ * any room. Under the stack lock. */
+static bool
+poll_writable(const struct fs_tcp *t)
+{
+	size_t room = send_room(t);
+
+	return room != 0 && room >= (size_t)(TCP_SND_BUF - t->pcb->snd_buf) / 2;
+}
+
 static bool
 writable(void *s)
 {
@@ -1537,7 +1549,7 @@ tcp_poll_(void *s, uint32_t *gen)
 		ev |= POLLIN | POLLRDNORM | POLLRDHUP;
 	if (__atomic_load_n(&t->rx_len, __ATOMIC_ACQUIRE))
 		ev |= POLLIN | POLLRDNORM;
-	if (wr_shut || t->st == T_NEW || send_room(t))
+	if (wr_shut || t->st == T_NEW || poll_writable(t))
 		ev |= POLLOUT | POLLWRNORM;
 	if (t->err)
 		ev |= POLLERR;
