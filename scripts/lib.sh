@@ -83,8 +83,10 @@ fs_lab_sockperf() {
 	xdp-none) how=(xdp --fastsock none) ;;
 	esac
 	log=$(mktemp -d /tmp/fs-cmp.XXXXXX)
-	[ "$mode" = ping-pong ] && set -- "$@" $FS_PP_MPS
-	[ "$mode" = ping-pong ] && [ -n "${FS_FULL_LOG:-}" ] && set -- "$@" --full-log "$FS_FULL_LOG"
+	if [ "$mode" = ping-pong ]; then
+		set -- "$@" $FS_PP_MPS
+		[ -n "${FS_FULL_LOG:-}" ] && set -- "$@" --full-log "$FS_FULL_LOG"
+	fi
 	out=$("$FS_ROOT/scripts/lab" "${how[@]}" --timeout $((secs + 30)) --log "$log" \
 		"FASTSOCK_LOG=info sockperf server -i \$LAB_SERVER_IP -p 11111 $(grep -o -- --tcp <<<"$*")" \
 		"FASTSOCK_LOG=info sockperf $mode -i \$LAB_SERVER_IP -p 11111 -t $secs -m $size $*" 2>&1)

@@ -1345,6 +1345,13 @@ tcp_recvmsg_(void *s, struct msghdr *m, int flags)
 
 /* ---- send ---- */
 
+/* Bytes queued in lwIP, unsent or unacknowledged. Needs the pcb. */
+static size_t
+queued(const struct fs_tcp *t)
+{
+	return (size_t)(TCP_SND_BUF - t->pcb->snd_buf);
+}
+
 /* Bytes the socket may queue now. Under the stack lock. */
 static size_t
 send_room(const struct fs_tcp *t)
@@ -1355,7 +1362,7 @@ send_room(const struct fs_tcp *t)
 		return 0;
 	room = tcp_sndbuf(t->pcb);
 	if (t->snd_limit) {
-		size_t used = TCP_SND_BUF - t->pcb->snd_buf;
+		size_t used = queued(t);
 
 		room = t->snd_limit > used ? t->snd_limit - used : 0;
 		if (room > tcp_sndbuf(t->pcb))
@@ -1373,7 +1380,7 @@ poll_writable(const struct fs_tcp *t)
 {
 	size_t room = send_room(t);
 
-	return room != 0 && room >= (size_t)(TCP_SND_BUF - t->pcb->snd_buf) / 2;
+	return room != 0 && room >= queued(t) / 2; /* room != 0: there is a pcb */
 }
 
 static bool

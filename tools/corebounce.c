@@ -80,8 +80,9 @@ main(int argc, char **argv)
 	int k;
 
 	trips = argc > 3 ? atol(argv[3]) : 200000;
-	if (trips < 1) {
-		fprintf(stderr, "usage: corebounce [CPU_A CPU_B [ROUND_TRIPS]]\n");
+	/* Two spinners on one CPU would pass the line once per time slice. */
+	if (trips < 1 || a == b) {
+		fprintf(stderr, "usage: corebounce [CPU_A CPU_B [ROUND_TRIPS]], two different CPUs\n");
 		return 1;
 	}
 	if (pthread_setaffinity_np(pthread_self(), sizeof(here), &here) != 0) {
