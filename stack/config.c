@@ -16,7 +16,7 @@
 
 enum var {
 	V_DEV, V_IP, V_GW, V_MAC, V_EAL_ARGS, V_SPIN_US, V_LOG, V_LOG_FILE,
-	V_ACCEL, V_CONF, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS, V_TCP_RTO_MIN_MS, V_COUNT
+	V_ACCEL, V_CONF, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS, V_TCP_RTO_MIN_MS, V_TCP_EXIT_LINGER_MS, V_COUNT
 };
 
 const char *const fs_cfg_names[] = {
@@ -34,6 +34,7 @@ const char *const fs_cfg_names[] = {
 	[V_RX_BURST] = "FASTSOCK_RX_BURST",
 	[V_MBUFS] = "FASTSOCK_MBUFS",
 	[V_TCP_RTO_MIN_MS] = "FASTSOCK_TCP_RTO_MIN_MS",
+	[V_TCP_EXIT_LINGER_MS] = "FASTSOCK_TCP_EXIT_LINGER_MS",
 	[V_COUNT] = NULL,
 };
 
@@ -503,6 +504,11 @@ parse_one(struct fs_config *c, int v, const char *val)
 			return bad(v, val, "milliseconds, an integer from 1 to 60000");
 		c->tcp_rto_min_ms = (unsigned)n;
 		return 0;
+	case V_TCP_EXIT_LINGER_MS:
+		if (parse_uint(val, 0, FS_TCP_EXIT_LINGER_MS_MAX, &n) < 0)
+			return bad(v, val, "milliseconds, an integer from 0 to 60000");
+		c->tcp_exit_linger_ms = (unsigned)n;
+		return 0;
 	case V_ACCEL:
 		return fs_cfg_parse_rules(c, "FASTSOCK_ACCEL", val);
 	case V_CONF:
@@ -533,7 +539,7 @@ fs_cfg_parse(struct fs_config *c, char *const *envp)
 	 * that every later message obeys them. */
 	static const int order[] = {V_LOG, V_LOG_FILE, V_DEV, V_IP, V_GW, V_MAC,
 				    V_EAL_ARGS, V_SPIN_US, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS,
-				    V_TCP_RTO_MIN_MS, V_ACCEL, V_CONF};
+				    V_TCP_RTO_MIN_MS, V_TCP_EXIT_LINGER_MS, V_ACCEL, V_CONF};
 	const char *val[V_COUNT] = {0};
 	char *const *ep;
 	int errors = 0, i, v;
@@ -544,6 +550,7 @@ fs_cfg_parse(struct fs_config *c, char *const *envp)
 	c->rx_burst = FS_RX_BURST_DEFAULT;
 	c->mbufs = FS_MBUFS_DEFAULT;
 	c->tcp_rto_min_ms = FS_TCP_RTO_MIN_MS_DEFAULT;
+	c->tcp_exit_linger_ms = FS_TCP_EXIT_LINGER_MS_DEFAULT;
 	c->log_level = fs_log_threshold = FS_LOG_WARN;
 	for (ep = envp; ep && *ep; ep++) {
 		const char *eq, *e = *ep;
@@ -631,6 +638,8 @@ fs_cfg_describe(const struct fs_config *c, char *buf, size_t len)
 		append(buf, len, &off, "FASTSOCK_MBUFS=%u ", c->mbufs);
 	if (c->tcp_rto_min_ms != FS_TCP_RTO_MIN_MS_DEFAULT)
 		append(buf, len, &off, "FASTSOCK_TCP_RTO_MIN_MS=%u ", c->tcp_rto_min_ms);
+	if (c->tcp_exit_linger_ms != FS_TCP_EXIT_LINGER_MS_DEFAULT)
+		append(buf, len, &off, "FASTSOCK_TCP_EXIT_LINGER_MS=%u ", c->tcp_exit_linger_ms);
 	if (c->log_level != FS_LOG_WARN)
 		append(buf, len, &off, "FASTSOCK_LOG=%s ", lvl[c->log_level]);
 	if (c->log_file[0])

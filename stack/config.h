@@ -21,6 +21,8 @@
 #define FS_MBUFS_MAX 262143u
 #define FS_TCP_RTO_MIN_MS_DEFAULT 200u /* Linux's TCP_RTO_MIN */
 #define FS_TCP_RTO_MIN_MS_MAX 60000u
+#define FS_TCP_EXIT_LINGER_MS_DEFAULT 1000u
+#define FS_TCP_EXIT_LINGER_MS_MAX 60000u
 
 enum fs_proto { FS_PROTO_ANY, FS_PROTO_UDP, FS_PROTO_TCP };
 enum fs_role { FS_ROLE_ANY, FS_ROLE_CLIENT, FS_ROLE_SERVER };
@@ -58,6 +60,7 @@ struct fs_config {
 	unsigned rx_burst;  /* FASTSOCK_RX_BURST: frames per receive burst */
 	unsigned mbufs;	    /* FASTSOCK_MBUFS: packet buffers in the pool */
 	unsigned tcp_rto_min_ms; /* FASTSOCK_TCP_RTO_MIN_MS */
+	unsigned tcp_exit_linger_ms; /* FASTSOCK_TCP_EXIT_LINGER_MS */
 	enum fs_log_level log_level;
 	char log_file[FS_CFG_STR_MAX];
 	char conf[FS_CFG_STR_MAX];

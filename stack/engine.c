@@ -469,6 +469,37 @@ report(void)
 		(unsigned long long)d->tx_pkts, (unsigned long long)d->tx_bytes, drops);
 }
 
+/* At exit, as the kernel when a process ends: its connections are closed
+ * and go on until their data and FIN are acknowledged. The stack ends
+ * with the process, so exit() serves it until then, for at most
+ * FASTSOCK_TCP_EXIT_LINGER_MS. */
+static void
+exit_linger(void)
+{
+	struct timespec pause = {0, 20000};
+	uint64_t end;
+	bool busy;
+
+	if (!fs_stk || !fs_stk->cfg.tcp_exit_linger_ms) /* a forked child, or asked not to */
+		return;
+	end = fs_now_ns() + fs_stk->cfg.tcp_exit_linger_ms * 1000000ull;
+	pthread_mutex_lock(&fs_stk->lock);
+	fs_tcp_exit_close();
+	for (;;) {
+		fs_stk_poll_locked();
+		busy = fs_tcp_delivering();
+		pthread_mutex_unlock(&fs_stk->lock);
+		if (!busy)
+			return;
+		if (fs_now_ns() >= end)
+			break;
+		nanosleep(&pause, NULL);
+		pthread_mutex_lock(&fs_stk->lock);
+	}
+	FS_INFO("exit: TCP data or a FIN still unacknowledged after %u ms, left undelivered",
+		fs_stk->cfg.tcp_exit_linger_ms);
+}
+
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;
 static const struct fs_config *start_cfg;
 static int start_result = -ENODEV;
@@ -522,6 +553,7 @@ start(void)
 	}
 	start_result = 0;
 	atexit(report);
+	atexit(exit_linger); /* runs first */
 	FS_INFO("stack up on %s, %u.%u.%u.%u/%u", start_cfg->dev,
 		((uint8_t *)&start_cfg->ip)[0], ((uint8_t *)&start_cfg->ip)[1],
 		((uint8_t *)&start_cfg->ip)[2], ((uint8_t *)&start_cfg->ip)[3], start_cfg->prefix);

@@ -123,6 +123,13 @@ check_frame(const uint8_t *b, uint16_t len)
 	return fs_csum_fold(sum) == 0xffff ? FRAME_OK : FRAME_BAD_CSUM;
 }
 
+/* An IPv4 TCP segment; the frame passed check_frame. */
+static bool
+is_tcp(const uint8_t *b)
+{
+	return b[12] == 0x08 && b[13] == 0x00 && b[SIZEOF_ETH_HDR + 9] == 6;
+}
+
 /* A SYN (without ACK) to a listener whose accept queue is full is dropped
  * here, as the kernel drops it: the peer retries later. The frame passed
  * check_frame. */
@@ -133,7 +140,7 @@ syn_refused(const uint8_t *b, uint16_t len)
 	unsigned ihl;
 	uint32_t dst;
 
-	if (b[12] != 0x08 || b[13] != 0x00 || ip[9] != 6)
+	if (!is_tcp(b))
 		return false;
 	ihl = (ip[0] & 15u) * 4;
 	if (len < SIZEOF_ETH_HDR + ihl + 20)
@@ -150,6 +157,7 @@ fs_nif_input(struct fs_rxframe *f)
 {
 	struct pbuf *p;
 	enum verdict v;
+	bool tcp;
 
 	if (f->len > dev->mtu + SIZEOF_ETH_HDR + 4 ||
 	    (v = check_frame(f->data, f->len)) != FRAME_OK) {
@@ -164,6 +172,8 @@ fs_nif_input(struct fs_rxframe *f)
 		dev->ops->rx_free(dev, f->handle);
 		return;
 	}
+	/* A link that cannot lose frames (memif) needs no loss recovery. */
+	tcp = !dev->lossless && is_tcp(f->data);
 	if (f->scratch && ((uintptr_t)f->scratch & 7) == 0 &&
 	    __atomic_load_n(&held, __ATOMIC_RELAXED) < hold_max) {
 		struct rx_pbuf *rp = f->scratch;
@@ -184,6 +194,8 @@ fs_nif_input(struct fs_rxframe *f)
 	}
 	if (nif.input(p, &nif) != ERR_OK)
 		pbuf_free(p);
+	else if (tcp)
+		fs_tcp_after_input();
 }
 
 static err_t

@@ -124,6 +124,16 @@ void fs_tcp_delack(uint64_t now);
 /* Retransmits for connections whose retransmission timeout ran out
  * (under the lock; looks at most every few milliseconds). */
 void fs_tcp_rto(uint64_t now);
+
+/* At exit: closes every TCP socket as the kernel would (fs_tcp_exit_close)
+ * and tells whether any connection still has data or a FIN to deliver
+ * (fs_tcp_delivering). Under the lock. */
+void fs_tcp_exit_close(void);
+bool fs_tcp_delivering(void);
+
+/* Loss recovery lwIP lacks, run after each TCP segment from a lossy link
+ * has been through lwIP (under the lock). */
+void fs_tcp_after_input(void);
 unsigned fs_nif_publish_arp(struct fs_pub_arp *a, unsigned max);
 
 /* lwIP glue (netif.c). */

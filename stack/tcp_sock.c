@@ -91,6 +91,12 @@ struct fs_tcp {
 	uint32_t rtt_seq, rtt_ssthresh;
 	uint64_t rtt_start;
 	uint64_t srtt_ns, rttvar_ns;
+	/* Loss recovery beyond lwIP's (fs_tcp_after_input): in fast
+	 * recovery until the ACK reaches recover; lwIP's dupack count as
+	 * last seen. */
+	bool in_rec;
+	uint8_t dupacks_seen;
+	uint32_t recover;
 };
 
 static struct fs_tcp *all;
@@ -202,24 +208,66 @@ rto_base_ns(const struct fs_tcp *t, uint64_t min_ns)
  * Handshakes keep lwIP's timer. */
 #define RTO_MAX_NS 120000000000ull
 
+/* A timeout's congestion response, as lwIP's slow timer gives it: ssthresh
+ * to half the flight, cwnd to one segment, then go-back-N. */
+static void
+rto_fire(struct tcp_pcb *pcb)
+{
+	pcb->ssthresh = LWIP_MIN(pcb->cwnd, pcb->snd_wnd) / 2;
+	if (pcb->ssthresh < 2u * pcb->mss)
+		pcb->ssthresh = 2u * pcb->mss;
+	pcb->cwnd = pcb->mss;
+	pcb->bytes_acked = 0;
+	pcb->dupacks = 0;
+	tcp_clear_flags(pcb, TF_INFR);
+	tcp_rexmit_rto(pcb); /* counts the timeout in nrtx */
+}
+
+/* A connection closed by its program (lwIP's now, no socket state left)
+ * that still has data or its FIN unacknowledged: retransmitted when no
+ * ACK came for rto_min, without backoff (what is left is short: at exit
+ * fastsock waits for it, FASTSOCK_TCP_EXIT_LINGER_MS), and reset after
+ * TCP_MAXRTX timeouts in a row. lwIP's rtime marks it: lwIP zeroes it on
+ * every ACK of new data, we set it to 1 at each look. */
+static void
+orphan_rto(struct tcp_pcb *pcb)
+{
+	if (pcb->rtime > 0) {
+		if (pcb->nrtx >= TCP_MAXRTX) {
+			tcp_abort(pcb);
+			return;
+		}
+		rto_fire(pcb);
+	}
+	pcb->rtime = 1;
+}
+
 void
 fs_tcp_rto(uint64_t now)
 {
-	static uint64_t next;
+	static uint64_t next, orphans_next;
 	uint64_t min_ns = fs_stk->cfg.tcp_rto_min_ms * 1000000ull, step = min_ns / 4;
 	struct tcp_pcb *pcb, *nx;
+	bool orphans;
 
 	if (now < next)
 		return;
 	step = step < 1000000 ? 1000000 : step > 10000000 ? 10000000 : step;
 	next = now + step;
+	if ((orphans = now >= orphans_next))
+		orphans_next = now + min_ns;
 	for (pcb = tcp_active_pcbs; pcb; pcb = nx) {
 		struct fs_tcp *t = pcb->callback_arg;
 		uint64_t rto;
 
 		nx = pcb->next;
-		if (!t || pcb->state < ESTABLISHED)
+		if (pcb->state < ESTABLISHED)
 			continue;
+		if (!t) {
+			if (orphans && pcb->unacked)
+				orphan_rto(pcb);
+			continue;
+		}
 		if (!pcb->unacked) {
 			t->rto_armed = false;
 			continue;
@@ -240,19 +288,100 @@ fs_tcp_rto(uint64_t now)
 			tcp_abandon(pcb, 0); /* on_err: ETIMEDOUT */
 			continue;
 		}
-		pcb->nrtx++;
-		pcb->ssthresh = LWIP_MIN(pcb->cwnd, pcb->snd_wnd) / 2;
-		if (pcb->ssthresh < 2u * pcb->mss)
-			pcb->ssthresh = 2u * pcb->mss;
-		pcb->cwnd = pcb->mss;
-		pcb->bytes_acked = 0;
-		pcb->dupacks = 0;
-		tcp_clear_flags(pcb, TF_INFR);
+		FS_DBG("tcp socket %d: timeout %u (shift %u): srtt %llu us rttvar %llu us rto %llu us, "
+		       "lastack %u snd_nxt %u snd_wnd %u cwnd %u",
+		       t->kfd, (unsigned)pcb->nrtx + 1, (unsigned)t->rto_shift,
+		       (unsigned long long)(t->srtt_ns / 1000), (unsigned long long)(t->rttvar_ns / 1000),
+		       (unsigned long long)(rto / 1000), (unsigned)pcb->lastack, (unsigned)pcb->snd_nxt,
+		       (unsigned)pcb->snd_wnd, (unsigned)pcb->cwnd);
+		t->in_rec = false;
 		t->rtt_timing = false; /* Karn: what comes back may answer either */
-		tcp_rexmit_rto(pcb);
+		rto_fire(pcb);
 		t->rto_since = now;
 		if (rto < RTO_MAX_NS)
 			t->rto_shift++;
+	}
+}
+
+/* lwIP 2.1 recovers from loss as Reno did: a fast retransmit on the third
+ * duplicate ACK, and the first ACK of new data ends the recovery. Under
+ * random loss without SACK that sent most losses to the retransmission
+ * timeout: a second hole in the same flight, or a flight too small to
+ * draw three duplicate ACKs (5% loss keeps cwnd at a few segments). So,
+ * as Linux does without SACK:
+ *  - NewReno (RFC 6582): an ACK that ends lwIP's recovery short of the
+ *    highest sequence sent when it began is partial: the next hole goes
+ *    out at once and the recovery goes on;
+ *  - limited transmit (RFC 3042): the first and second duplicate ACK each
+ *    let one new segment out beyond cwnd, to draw more duplicates;
+ *  - early retransmit (RFC 5827): with fewer than four segments in flight
+ *    and nothing new to send, one duplicate ACK fewer than the segments in
+ *    flight is enough.
+ * lwIP moves the pcb a segment was for to the head of tcp_active_pcbs:
+ * that is the one to look at. Any other pcb found there is looked at to
+ * no effect (the checks are of its state, not of the segment). */
+static unsigned
+in_flight_segs(const struct tcp_pcb *pcb)
+{
+	const struct tcp_seg *s;
+	unsigned n = 0;
+
+	for (s = pcb->unacked; s && n < 4; s = s->next)
+		n++;
+	return n;
+}
+
+void
+fs_tcp_after_input(void)
+{
+	struct tcp_pcb *pcb = tcp_active_pcbs;
+	struct fs_tcp *t;
+	unsigned dup, segs;
+
+	if (!pcb || pcb->state < ESTABLISHED || !(t = pcb->callback_arg))
+		return;
+	dup = pcb->dupacks;
+	if (pcb->flags & TF_INFR) {
+		if (!t->in_rec) {
+			t->in_rec = true;
+			t->recover = pcb->snd_nxt;
+		}
+		t->dupacks_seen = (uint8_t)dup;
+		return;
+	}
+	if (t->in_rec) {
+		if (pcb->unacked && TCP_SEQ_LT(pcb->lastack, t->recover)) {
+			/* A partial ACK: lwIP left recovery, cwnd at ssthresh. */
+			if (tcp_rexmit(pcb) == ERR_OK) {
+				tcp_set_flags(pcb, TF_INFR);
+				pcb->rtime = 0;
+				tcp_output(pcb);
+			}
+			t->dupacks_seen = pcb->dupacks;
+			return;
+		}
+		t->in_rec = false;
+	}
+	if (dup <= t->dupacks_seen || dup > 2 || !pcb->unacked) {
+		t->dupacks_seen = (uint8_t)dup;
+		return;
+	}
+	t->dupacks_seen = (uint8_t)dup;
+	if (pcb->unsent && TCP_SEQ_LEQ(pcb->snd_nxt + pcb->mss, pcb->lastack + pcb->snd_wnd)) {
+		tcpwnd_size_t cwnd = pcb->cwnd;
+		uint32_t allow = pcb->snd_nxt - pcb->lastack + pcb->mss;
+
+		if (allow > cwnd) { /* limited transmit */
+			pcb->cwnd = allow;
+			tcp_output(pcb);
+			pcb->cwnd = cwnd;
+		}
+		return;
+	}
+	segs = in_flight_segs(pcb);
+	if (segs < 4 && dup + 1 >= segs) { /* early retransmit */
+		tcp_rexmit_fast(pcb);
+		tcp_output(pcb);
 	}
 }
 
@@ -1648,6 +1777,36 @@ tcp_close_(void *s)
 	fs_stk_poll_locked();
 	pthread_mutex_unlock(&fs_stk->lock);
 	free(t);
+}
+
+/* At exit: what the kernel does to the sockets of a process that ends.
+ * Each connection is closed as close() would (a FIN after the data, a
+ * reset where data went unread or was never accepted); nothing is freed,
+ * since the program's other threads still run. Under the lock. */
+void
+fs_tcp_exit_close(void)
+{
+	struct fs_tcp *t;
+
+	for (t = all; t; t = t->next) {
+		if (t->listener) { /* never accepted */
+			t->linger_on = 1;
+			t->linger_s = 0;
+		}
+		release(t);
+	}
+}
+
+/* Whether a connection still has data or a FIN unacknowledged. */
+bool
+fs_tcp_delivering(void)
+{
+	struct tcp_pcb *pcb;
+
+	for (pcb = tcp_active_pcbs; pcb; pcb = pcb->next)
+		if (pcb->state >= ESTABLISHED && (pcb->unsent || pcb->unacked))
+			return true;
+	return false;
 }
 
 static int

@@ -519,16 +519,72 @@ client(void)
 	return 0;
 }
 
+/* exit: a server that takes two connections, sends EXIT_BYTES on each
+ * and exits at once, the first closed and the second left open; sink:
+ * the client, which tells what each brought before its EOF. The kernel
+ * delivers both after the sender is gone. */
+#define EXIT_BYTES (4u << 20)
+
+static int
+exiter(void)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1, c[2], i;
+	size_t k;
+
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(l, (struct sockaddr *)&srv, sizeof(srv)) < 0 || listen(l, 16) < 0) {
+		perror("bind/listen");
+		return 1;
+	}
+	for (i = 0; i < 2; i++)
+		c[i] = accept(l, NULL, NULL);
+	for (k = 0; k < sizeof(big); k++)
+		big[k] = (char)(k * 7 + 1);
+	for (i = 0; i < 2; i++) {
+		for (k = 0; k < EXIT_BYTES; k += sizeof(big))
+			send(c[i], big, sizeof(big), MSG_NOSIGNAL);
+		if (i == 0)
+			close(c[0]);
+	}
+	exit(0); /* c[1] and the listener are left to exit() */
+}
+
+static int
+sink(void)
+{
+	int c[2], i;
+
+	for (i = 0; i < 2; i++)
+		c[i] = conn(0);
+	for (i = 0; i < 2; i++) {
+		size_t total = 0, bad = 0;
+		ssize_t r, k;
+
+		while ((r = recv(c[i], big, sizeof(big), 0)) > 0) {
+			for (k = 0; k < r; k++)
+				bad += big[k] != (char)((total + (size_t)k) * 7 + 1);
+			total += (size_t)r;
+		}
+		printf("connection %s: %zu bytes, %zu wrong, then %s\n", i ? "left open" : "closed",
+		       total, bad, r == 0 ? "EOF" : strerrorname_np(errno));
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr, "usage: %s server|client ADDR PORT\n", argv[0]);
+		fprintf(stderr, "usage: %s server|client|exit|sink ADDR PORT\n", argv[0]);
 		return 2;
 	}
 	srv.sin_family = AF_INET;
 	srv.sin_port = htons((uint16_t)atoi(argv[3]));
 	inet_pton(AF_INET, argv[2], &srv.sin_addr);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (strcmp(argv[1], "exit") == 0)
+		return exiter();
+	if (strcmp(argv[1], "sink") == 0)
+		return sink();
 	return strcmp(argv[1], "server") == 0 ? server() : client();
 }

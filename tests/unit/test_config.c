@@ -47,6 +47,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.progress_cpu, -1);
 	ck_assert_uint_eq(cfg.rx_burst, FS_RX_BURST_DEFAULT);
 	ck_assert_uint_eq(cfg.mbufs, FS_MBUFS_DEFAULT);
+	ck_assert_uint_eq(cfg.tcp_exit_linger_ms, FS_TCP_EXIT_LINGER_MS_DEFAULT);
 	ck_assert_int_eq(logcap_lines(), 0);
 }
 END_TEST
@@ -68,6 +69,8 @@ static const char *const good_env[][3] = {
 	{"FASTSOCK_PROGRESS_CPU=1023", "FASTSOCK_RX_BURST=256", "FASTSOCK_MBUFS=262143"},
 	{"FASTSOCK_TCP_RTO_MIN_MS=1", NULL, NULL},
 	{"FASTSOCK_TCP_RTO_MIN_MS=60000", NULL, NULL},
+	{"FASTSOCK_TCP_EXIT_LINGER_MS=0", NULL, NULL},
+	{"FASTSOCK_TCP_EXIT_LINGER_MS=60000", NULL, NULL},
 	{"FASTSOCK_LOG=error", NULL, NULL},
 	{"FASTSOCK_LOG=debug", NULL, NULL},
 	{"FASTSOCK_ACCEL=accel", NULL, NULL},
@@ -91,7 +94,7 @@ START_TEST(values_exact)
 	ck_assert_int_eq(parse("FASTSOCK_DEV=net_memif0,role=client", "FASTSOCK_IP=10.77.0.2/24",
 			       "FASTSOCK_GW=10.77.0.1", "FASTSOCK_MAC=02:00:00:00:00:0a",
 			       "FASTSOCK_EAL_ARGS=-l 1  --log-level=8", "FASTSOCK_SPIN_US=250",
-			       "FASTSOCK_LOG=info", NULL),
+			       "FASTSOCK_LOG=info", "FASTSOCK_TCP_EXIT_LINGER_MS=0", NULL),
 			 0);
 	ck_assert_str_eq(cfg.dev, "net_memif0,role=client");
 	ck_assert(!cfg.dev_is_pci);
@@ -104,6 +107,7 @@ START_TEST(values_exact)
 	ck_assert_str_eq(cfg.eal_argv[0], "-l");
 	ck_assert_str_eq(cfg.eal_argv[2], "--log-level=8");
 	ck_assert_uint_eq(cfg.spin_us, 250);
+	ck_assert_uint_eq(cfg.tcp_exit_linger_ms, 0);
 	ck_assert_int_eq(cfg.log_level, FS_LOG_INFO);
 	fs_log_threshold = FS_LOG_WARN;
 
@@ -186,6 +190,8 @@ static const char *const bad_env[][2] = {
 	{"FASTSOCK_TCP_RTO_MIN_MS=0", "from 1 to 60000"},
 	{"FASTSOCK_TCP_RTO_MIN_MS=60001", "from 1 to 60000"},
 	{"FASTSOCK_TCP_RTO_MIN_MS=10ms", "from 1 to 60000"},
+	{"FASTSOCK_TCP_EXIT_LINGER_MS=60001", "from 0 to 60000"},
+	{"FASTSOCK_TCP_EXIT_LINGER_MS=-1", "from 0 to 60000"},
 	{"FASTSOCK_LOG=verbose", "error, warn, info or debug"},
 	{"FASTSOCK_LOG=", "error, warn, info or debug"},
 	{"FASTSOCK_LOG_FILE=", "file path"},
