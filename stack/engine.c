@@ -464,9 +464,11 @@ report(void)
 	for (i = 0; i < FS_DROP_COUNT && off < sizeof(drops); i++)
 		off += (size_t)snprintf(drops + off, sizeof(drops) - off, "%s%s %llu", i ? ", " : "",
 					fs_pub_drop_name[i], (unsigned long long)v[i]);
-	FS_INFO("rx %llu pkts %llu bytes, tx %llu pkts %llu bytes; drops: %s",
+	FS_INFO("rx %llu pkts %llu bytes, tx %llu pkts %llu bytes (%llu refused while the device "
+		"queue was full); drops: %s",
 		(unsigned long long)d->rx_pkts, (unsigned long long)d->rx_bytes,
-		(unsigned long long)d->tx_pkts, (unsigned long long)d->tx_bytes, drops);
+		(unsigned long long)d->tx_pkts, (unsigned long long)d->tx_bytes,
+		(unsigned long long)fs_stk->tx_refused, drops);
 }
 
 /* At exit, as the kernel when a process ends: its connections are closed

@@ -213,6 +213,7 @@ linkoutput(struct netif *n, struct pbuf *p)
 	if (fs_unlikely(dev->tx_full_at && dev->tx_pending >= dev->tx_full_at) &&
 	    dev->ops->tx_flush(dev) >= dev->tx_full_at) {
 		fs_stk->tx_blocked = true;
+		fs_stk->tx_refused++;
 		return ERR_MEM;
 	}
 	buf = dev->ops->tx_alloc(dev, p->tot_len, &handle);
@@ -290,6 +291,19 @@ void
 fs_nif_timers(void)
 {
 	sys_check_timeouts();
+}
+
+bool
+fs_nif_resolved(uint32_t dst)
+{
+	ip4_addr_t hop;
+	const ip4_addr_t *ipp;
+	struct eth_addr *eth;
+
+	hop.addr = ip4_addr_netcmp(&(ip4_addr_t){dst}, netif_ip4_addr(&nif), netif_ip4_netmask(&nif))
+			   ? dst
+			   : ip4_addr_get_u32(netif_ip4_gw(&nif));
+	return etharp_find_addr(&nif, &hop, &eth, &ipp) >= 0;
 }
 
 uint32_t

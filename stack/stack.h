@@ -42,6 +42,7 @@ struct fs_stack {
 	int kick_fd;		/* wakes the progress thread */
 	bool news;		/* a socket changed state during this poll */
 	bool tx_blocked;	/* lwIP was refused a frame: the device queue was full */
+	uint64_t tx_refused;	/* frames so refused (TCP sends them again) */
 	unsigned arp_pending;	/* sends queued while a neighbour is unresolved */
 	uint64_t polls;
 	pthread_t progress;
@@ -142,6 +143,8 @@ void fs_nif_input(struct fs_rxframe *f);
 void fs_nif_timers(void);
 /* ms until the next lwIP timer (capped). */
 uint32_t fs_nif_sleeptime(void);
+/* Whether the next hop to dst (network order) is in the ARP table. */
+bool fs_nif_resolved(uint32_t dst);
 
 uint64_t fs_now_ns(void);
 

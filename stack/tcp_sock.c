@@ -94,7 +94,7 @@ struct fs_tcp {
 	/* Loss recovery beyond lwIP's (fs_tcp_after_input): in fast
 	 * recovery until the ACK reaches recover; lwIP's dupack count as
 	 * last seen. */
-	bool in_rec;
+	bool in_rec, had_ooseq;
 	uint8_t dupacks_seen;
 	uint32_t recover;
 };
@@ -317,6 +317,10 @@ fs_tcp_rto(uint64_t now)
  *  - early retransmit (RFC 5827): with fewer than four segments in flight
  *    and nothing new to send, one duplicate ACK fewer than the segments in
  *    flight is enough.
+ * As a receiver, as Linux's quick ACKs (RFC 5681 4.2): while segments
+ * wait out of order, and when they have just been merged, the ACK goes at
+ * once, not after the delayed-ACK time: the sender's recovery (NewReno
+ * without SACK: one hole per round trip) waits on each of them.
  * lwIP moves the pcb a segment was for to the head of tcp_active_pcbs:
  * that is the one to look at. Any other pcb found there is looked at to
  * no effect (the checks are of its state, not of the segment). */
@@ -340,11 +344,17 @@ fs_tcp_after_input(void)
 
 	if (!pcb || pcb->state < ESTABLISHED || !(t = pcb->callback_arg))
 		return;
+	if ((pcb->ooseq || t->had_ooseq) && (pcb->flags & TF_ACK_DELAY)) {
+		tcp_ack_now(pcb);
+		tcp_output(pcb);
+	}
+	t->had_ooseq = pcb->ooseq != NULL;
 	dup = pcb->dupacks;
 	if (pcb->flags & TF_INFR) {
 		if (!t->in_rec) {
 			t->in_rec = true;
 			t->recover = pcb->snd_nxt;
+			t->rtt_timing = false; /* Karn */
 		}
 		t->dupacks_seen = (uint8_t)dup;
 		return;
@@ -353,6 +363,7 @@ fs_tcp_after_input(void)
 		if (pcb->unacked && TCP_SEQ_LT(pcb->lastack, t->recover)) {
 			/* A partial ACK: lwIP left recovery, cwnd at ssthresh. */
 			if (tcp_rexmit(pcb) == ERR_OK) {
+				t->rtt_timing = false; /* Karn */
 				tcp_set_flags(pcb, TF_INFR);
 				pcb->rtime = 0;
 				tcp_output(pcb);
@@ -380,6 +391,7 @@ fs_tcp_after_input(void)
 	}
 	segs = in_flight_segs(pcb);
 	if (segs < 4 && dup + 1 >= segs) { /* early retransmit */
+		t->rtt_timing = false; /* Karn */
 		tcp_rexmit_fast(pcb);
 		tcp_output(pcb);
 	}
@@ -644,6 +656,8 @@ on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 	(void)err;
 	t->st = T_CONNECTED;
 	t->ever_connected = true;
+	if (pcb->nrtx) /* Karn: the SYN was sent again (lwIP resets nrtx later) */
+		t->rtt_timing = false;
 	rtt_sample(t, pcb); /* the handshake's, as Linux's first */
 	if (t->rcv_limit && t->rcv_limit < pcb->rcv_wnd)
 		pcb->rcv_wnd = t->rcv_limit;
@@ -1018,8 +1032,11 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 		pthread_mutex_unlock(&fs_stk->lock);
 		return lwip_errno(e);
 	}
-	/* Time the handshake: sampled when it completes (on_connected). */
-	rtt_begin(t, t->pcb, t->pcb->lastack);
+	/* Time the handshake: sampled when it completes (on_connected),
+	 * unless the SYN waits for ARP first (a lost request is asked again
+	 * after 1 s: a first sample of 1 s made every RTO 3 s). */
+	if (fs_nif_resolved(sin->sin_addr.s_addr))
+		rtt_begin(t, t->pcb, t->pcb->lastack);
 	fs_stk_poll_locked(); /* the SYN (or the ARP request) goes now */
 	pthread_mutex_unlock(&fs_stk->lock);
 	if (t->nonblock) {
