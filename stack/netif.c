@@ -293,19 +293,6 @@ fs_nif_timers(void)
 	sys_check_timeouts();
 }
 
-bool
-fs_nif_resolved(uint32_t dst)
-{
-	ip4_addr_t hop;
-	const ip4_addr_t *ipp;
-	struct eth_addr *eth;
-
-	hop.addr = ip4_addr_netcmp(&(ip4_addr_t){dst}, netif_ip4_addr(&nif), netif_ip4_netmask(&nif))
-			   ? dst
-			   : ip4_addr_get_u32(netif_ip4_gw(&nif));
-	return etharp_find_addr(&nif, &hop, &eth, &ipp) >= 0;
-}
-
 uint32_t
 fs_nif_sleeptime(void)
 {

@@ -143,8 +143,12 @@ void fs_nif_input(struct fs_rxframe *f);
 void fs_nif_timers(void);
 /* ms until the next lwIP timer (capped). */
 uint32_t fs_nif_sleeptime(void);
-/* Whether the next hop to dst (network order) is in the ARP table. */
-bool fs_nif_resolved(uint32_t dst);
+
+/* The neighbour a packet to dst goes to first (0: none, for multicast and
+ * broadcast), and whether its address is in the ARP table (under the
+ * lock). Network order. */
+uint32_t fs_next_hop(uint32_t dst);
+bool fs_arp_known(uint32_t hop);
 
 uint64_t fs_now_ns(void);
 

@@ -1035,7 +1035,7 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	/* Time the handshake: sampled when it completes (on_connected),
 	 * unless the SYN waits for ARP first (a lost request is asked again
 	 * after 1 s: a first sample of 1 s made every RTO 3 s). */
-	if (fs_nif_resolved(sin->sin_addr.s_addr))
+	if (fs_arp_known(fs_next_hop(sin->sin_addr.s_addr)))
 		rtt_begin(t, t->pcb, t->pcb->lastack);
 	fs_stk_poll_locked(); /* the SYN (or the ARP request) goes now */
 	pthread_mutex_unlock(&fs_stk->lock);

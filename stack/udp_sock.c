@@ -581,10 +581,9 @@ is_subnet_broadcast(uint32_t dst)
 	       (dst & ~mask) == ~mask;
 }
 
-/* The neighbour a datagram to dst goes to first; 0 when none is needed
- * (multicast and broadcast go out without ARP). */
-static uint32_t
-next_hop(uint32_t dst)
+/* stack.h: fs_next_hop, fs_arp_known. */
+uint32_t
+fs_next_hop(uint32_t dst)
 {
 	uint32_t mask = fs_prefix_mask(fs_stk->cfg.prefix);
 
@@ -595,9 +594,8 @@ next_hop(uint32_t dst)
 	return fs_stk->cfg.gw;
 }
 
-/* Under the stack lock. */
-static bool
-arp_known(uint32_t hop)
+bool
+fs_arp_known(uint32_t hop)
 {
 	struct eth_addr *eth;
 	const ip4_addr_t *ip;
@@ -613,7 +611,7 @@ arp_ready(void *hop)
 	bool known;
 
 	pthread_mutex_lock(&fs_stk->lock);
-	known = arp_known((uint32_t)(uintptr_t)hop);
+	known = fs_arp_known((uint32_t)(uintptr_t)hop);
 	pthread_mutex_unlock(&fs_stk->lock);
 	return known;
 }
@@ -775,8 +773,8 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 			return r;
 		pthread_mutex_lock(&fs_stk->lock);
 	}
-	hop = next_hop(dst);
-	if (hop && hop != fs_stk->cfg.ip && !arp_known(hop)) {
+	hop = fs_next_hop(dst);
+	if (hop && hop != fs_stk->cfg.ip && !fs_arp_known(hop)) {
 		/* lwIP queues a few datagrams while it asks; past that a
 		 * blocking sender waits for the answer instead of losing
 		 * datagrams, and a nonblocking one's are dropped and counted. */

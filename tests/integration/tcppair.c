@@ -112,16 +112,27 @@ serve(int c)
 	close(c);
 }
 
+/* A listener on srv, or -1 (said on stderr). */
 static int
-server(void)
+listener(void)
 {
-	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1, c;
+	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(l, (struct sockaddr *)&srv, sizeof(srv)) < 0 || listen(l, 16) < 0) {
 		perror("bind/listen");
-		return 1;
+		return -1;
 	}
+	return l;
+}
+
+static int
+server(void)
+{
+	int l = listener(), c;
+
+	if (l < 0)
+		return 1;
 	for (;;) {
 		c = accept(l, NULL, NULL);
 		if (c < 0) {
@@ -528,14 +539,11 @@ client(void)
 static int
 exiter(void)
 {
-	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1, c[2], i;
+	int l = listener(), c[2], i;
 	size_t k;
 
-	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(l, (struct sockaddr *)&srv, sizeof(srv)) < 0 || listen(l, 16) < 0) {
-		perror("bind/listen");
+	if (l < 0)
 		return 1;
-	}
 	for (i = 0; i < 2; i++)
 		c[i] = accept(l, NULL, NULL);
 	for (k = 0; k < sizeof(big); k++)
