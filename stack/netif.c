@@ -10,8 +10,10 @@
 #include <lwip/etharp.h>
 #include <lwip/igmp.h>
 #include <lwip/init.h>
+#include <lwip/mem.h>
 #include <lwip/netif.h>
 #include <lwip/pbuf.h>
+#include <lwip/sys.h>
 #include <lwip/timeouts.h>
 #include <netif/ethernet.h>
 
@@ -35,6 +37,119 @@ u16_t
 lwip_standard_chksum(const void *data, int len)
 {
 	return len > 0 ? fs_csum_raw(data, (size_t)len) : 0;
+}
+
+/* lwIP's protection and heap, which liblwip.so also calls through its PLT.
+ * Both rest on one invariant: lwIP runs only under fs_stk->lock (stack.h),
+ * the one exception being fs_nif_pbuf_release, which frees a receive
+ * buffer without lwIP. So the lightweight protection that Debian's port
+ * takes around every pbuf and pool operation (a recursive pthread mutex,
+ * four per TCP message each way) has nothing left to protect. */
+__attribute__((visibility("default"))) sys_prot_t sys_arch_protect(void);
+__attribute__((visibility("default"))) void sys_arch_unprotect(sys_prot_t pval);
+
+sys_prot_t
+sys_arch_protect(void)
+{
+	return 0;
+}
+
+void
+sys_arch_unprotect(sys_prot_t pval)
+{
+	(void)pval;
+}
+
+/* Debian builds lwIP with MEM_LIBC_MALLOC and MEMP_MEM_MALLOC: every
+ * segment, pbuf and pcb is a malloc and a free (two pairs per TCP message
+ * each way). Blocks up to HEAP_MAX bytes are kept on free lists by size,
+ * in HEAP_STEP steps, each list holding at most HEAP_KEEP bytes; larger
+ * blocks, and blocks past that bound, are malloc's. A 16-byte header keeps
+ * malloc's alignment and records the size class. Under AddressSanitizer
+ * nothing is kept, so that it still sees every use after free. */
+#define HEAP_STEP 64u
+#define HEAP_MAX 2048u
+#define HEAP_CLASSES (HEAP_MAX / HEAP_STEP)
+#define HEAP_BIG UINT32_MAX
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_KEEP 0u
+#else
+#define HEAP_KEEP (128u * 1024)
+#endif
+
+struct heap_hdr {
+	uint32_t cls;
+	uint32_t pad[3];
+};
+
+struct heap_free {
+	struct heap_free *next;
+};
+
+static struct {
+	struct heap_free *head;
+	unsigned count;
+} heap[HEAP_CLASSES];
+
+_Static_assert(sizeof(struct heap_hdr) == 16, "the header keeps malloc's alignment");
+
+__attribute__((visibility("default"))) void *mem_malloc(mem_size_t size);
+__attribute__((visibility("default"))) void *mem_calloc(mem_size_t count, mem_size_t size);
+__attribute__((visibility("default"))) void mem_free(void *mem);
+
+void *
+mem_malloc(mem_size_t size)
+{
+	struct heap_hdr *h;
+	uint32_t c;
+
+	if (size > HEAP_MAX) {
+		if (size > SIZE_MAX - sizeof(*h) || !(h = malloc(sizeof(*h) + size)))
+			return NULL;
+		h->cls = HEAP_BIG;
+		return h + 1;
+	}
+	c = size ? (uint32_t)(size - 1) / HEAP_STEP : 0;
+	if (heap[c].head) {
+		h = (struct heap_hdr *)heap[c].head;
+		heap[c].head = heap[c].head->next;
+		heap[c].count--;
+	} else if (!(h = malloc(sizeof(*h) + (c + 1) * HEAP_STEP))) {
+		return NULL;
+	}
+	h->cls = c;
+	return h + 1;
+}
+
+void *
+mem_calloc(mem_size_t count, mem_size_t size)
+{
+	void *m;
+
+	if (size && count > SIZE_MAX / size)
+		return NULL;
+	if ((m = mem_malloc(count * size)))
+		memset(m, 0, count * size);
+	return m;
+}
+
+void
+mem_free(void *mem)
+{
+	struct heap_hdr *h = (struct heap_hdr *)mem - 1;
+	struct heap_free *f = (struct heap_free *)h;
+	uint32_t c;
+
+	if (!mem)
+		return;
+	c = h->cls;
+	if (c == HEAP_BIG || heap[c].count >= HEAP_KEEP / ((c + 1) * HEAP_STEP)) {
+		free(h);
+		return;
+	}
+	f->next = heap[c].head;
+	heap[c].head = f;
+	heap[c].count++;
 }
 
 uint64_t
@@ -68,6 +183,21 @@ rx_pbuf_free(struct pbuf *p)
 
 	__atomic_sub_fetch(&held, 1, __ATOMIC_RELAXED);
 	dev->ops->rx_free(dev, rp->handle);
+}
+
+void
+fs_nif_pbuf_release(struct pbuf *p)
+{
+	/* Held by nobody else, so nobody changes it under us; the device's
+	 * rx_free is safe from any thread. */
+	if (!p->next && p->ref == 1 && (p->flags & PBUF_FLAG_IS_CUSTOM) &&
+	    ((struct pbuf_custom *)p)->custom_free_function == rx_pbuf_free) {
+		rx_pbuf_free(p);
+		return;
+	}
+	pthread_mutex_lock(&fs_stk->lock);
+	pbuf_free(p);
+	pthread_mutex_unlock(&fs_stk->lock);
 }
 
 enum verdict { FRAME_OK, FRAME_BAD, FRAME_BAD_CSUM };

@@ -11,6 +11,8 @@
 #include "dev.h"
 #include "sock.h"
 
+struct pbuf;
+
 #define fs_likely(x) __builtin_expect(!!(x), 1)
 #define fs_unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -140,6 +142,10 @@ unsigned fs_nif_publish_arp(struct fs_pub_arp *a, unsigned max);
 /* lwIP glue (netif.c). */
 int fs_nif_init(struct fs_dev *dev, const struct fs_config *c);
 void fs_nif_input(struct fs_rxframe *f);
+/* Frees a received pbuf without holding fs_stk->lock: a zero-copy buffer
+ * nobody else holds goes straight back to the device, anything else to
+ * lwIP under the lock. */
+void fs_nif_pbuf_release(struct pbuf *p);
 void fs_nif_timers(void);
 /* ms until the next lwIP timer (capped). */
 uint32_t fs_nif_sleeptime(void);

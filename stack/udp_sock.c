@@ -538,7 +538,7 @@ udp_recvmsg_(void *s, struct msghdr *m, int flags)
 	if (flags & MSG_TRUNC)
 		got = d.p->tot_len;
 	if (!(flags & MSG_PEEK))
-		pbuf_free(d.p);
+		fs_nif_pbuf_release(d.p);
 	return (ssize_t)got;
 }
 
