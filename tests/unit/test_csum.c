@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include <lwip/inet_chksum.h>
+#include <lwip/init.h>
+#include <lwip/ip.h>
+#include <lwip/pbuf.h>
 
 #include "../../stack/csum.h"
 #include "check_main.h"
@@ -99,6 +102,49 @@ START_TEST(lwip_uses_it)
 }
 END_TEST
 
+/* inet_chksum and ip_chksum_pseudo, which netif.c also replaces (to skip
+ * lwIP's second look at a received frame), give lwIP's answers for every
+ * other buffer: the complemented sum, and the pseudo-header sum of a pbuf
+ * chain, as lwIP's inet_chksum_pseudo computes it. */
+START_TEST(lwip_checksums_elsewhere)
+{
+	const char *names[] = {"inet_chksum", "ip_chksum_pseudo"};
+	ip_addr_t src, dst;
+	struct pbuf *a, *b;
+	size_t len, off;
+	unsigned i;
+	Dl_info where;
+
+	for (i = 0; i < 2; i++) {
+		void *sym = dlsym(RTLD_DEFAULT, names[i]);
+
+		ck_assert_ptr_nonnull(sym);
+		ck_assert(dladdr(sym, &where));
+		ck_assert_msg(!strstr(where.dli_fname, "liblwip"), "%s in %s", names[i], where.dli_fname);
+	}
+	fill(0, 4);
+	for (off = 0; off < 4; off++)
+		for (len = 1; len < 1600; len += 13)
+			ck_assert_uint_eq(ntohs((uint16_t)~inet_chksum(buf + off, (u16_t)len)),
+					  ref_sum(buf + off, len));
+	IP_ADDR4(&src, 10, 77, 0, 2);
+	IP_ADDR4(&dst, 10, 77, 0, 1);
+	for (len = 21; len < 1500; len += 97) {
+		a = pbuf_alloc(PBUF_RAW, (u16_t)(len / 2), PBUF_RAM);
+		b = pbuf_alloc(PBUF_RAW, (u16_t)(len - len / 2), PBUF_RAM);
+		ck_assert(a && b);
+		memcpy(a->payload, buf + 1, a->len);
+		memcpy(b->payload, buf + 1 + a->len, b->len);
+		pbuf_cat(a, b);
+		ck_assert_uint_eq(ip_chksum_pseudo(a, IP_PROTO_TCP, (u16_t)len, &src, &dst),
+				  inet_chksum_pseudo(a, IP_PROTO_TCP, (u16_t)len, ip_2_ip4(&src),
+						     ip_2_ip4(&dst)));
+		ck_assert_uint_ne(ip_chksum_pseudo(a, IP_PROTO_UDP, (u16_t)len, &src, &dst), 0);
+		pbuf_free(a);
+	}
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -108,6 +154,7 @@ make_suite(void)
 	tcase_add_test(c, every_length_and_alignment);
 	tcase_add_test(c, carries);
 	tcase_add_test(c, lwip_uses_it);
+	tcase_add_test(c, lwip_checksums_elsewhere);
 	suite_add_tcase(s, c);
 	return s;
 }
