@@ -146,6 +146,11 @@ void fs_nif_input(struct fs_rxframe *f);
  * nobody else holds goes straight back to the device, anything else to
  * lwIP under the lock. */
 void fs_nif_pbuf_release(struct pbuf *p);
+/* The neighbour's MAC for a direct send path, if the cache holds it for this
+ * second; false: send this frame lwIP's way (see netif.c). */
+bool fs_nif_neigh(uint32_t hop, uint8_t mac[6]);
+/* The IPv4 identification of the direct send paths' next datagram. */
+extern uint16_t fs_ip_id;
 void fs_nif_timers(void);
 /* ms until the next lwIP timer (capped). */
 uint32_t fs_nif_sleeptime(void);

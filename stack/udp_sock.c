@@ -633,17 +633,12 @@ arp_ready(void *hop)
  * use lwIP's path) or -ENOBUFS (the device pool is dry, counted). */
 #define HDRS (14 + 20 + 8)
 
-static uint16_t ip_id;
-
 static int
 send_direct(struct fs_udp *u, const struct msghdr *m, size_t len, uint32_t dst, uint16_t port,
 	    uint32_t hop)
 {
 	struct fs_dev *d = fs_stk->dev;
-	struct eth_addr *mac;
-	const ip4_addr_t *ipr;
-	ip4_addr_t h;
-	uint8_t *b, *ip, *udp;
+	uint8_t *b, *ip, *udp, mac[6];
 	void *handle;
 	uint32_t sum;
 	uint16_t c;
@@ -651,13 +646,12 @@ send_direct(struct fs_udp *u, const struct msghdr *m, size_t len, uint32_t dst, 
 
 	if (len + 28 > d->mtu || !hop || u->pcb->local_port == 0)
 		return 0;
-	ip4_addr_set_u32(&h, hop);
-	if (etharp_find_addr(netif_default, &h, &mac, &ipr) < 0)
+	if (!fs_nif_neigh(hop, mac))
 		return 0;
 	b = d->ops->tx_alloc(d, (uint16_t)(HDRS + len), &handle);
 	if (!b)
 		return -ENOBUFS;
-	memcpy(b, mac->addr, 6);
+	memcpy(b, mac, 6);
 	memcpy(b + 6, d->mac, 6);
 	b[12] = 0x08;
 	b[13] = 0x00;
@@ -666,9 +660,9 @@ send_direct(struct fs_udp *u, const struct msghdr *m, size_t len, uint32_t dst, 
 	ip[1] = u->pcb->tos;
 	ip[2] = (uint8_t)((20 + 8 + len) >> 8);
 	ip[3] = (uint8_t)(20 + 8 + len);
-	ip_id++;
-	ip[4] = (uint8_t)(ip_id >> 8);
-	ip[5] = (uint8_t)ip_id;
+	ip[4] = (uint8_t)(fs_ip_id >> 8);
+	ip[5] = (uint8_t)fs_ip_id;
+	fs_ip_id++;
 	ip[6] = ip[7] = 0;
 	ip[8] = u->pcb->ttl;
 	ip[9] = 17;

@@ -226,6 +226,56 @@ START_TEST(send_on_the_wire)
 }
 END_TEST
 
+/* TCP segments to a known neighbour leave by netif.c's direct path (headers
+ * written into the device buffer), except the first to a neighbour in each
+ * second, which takes lwIP's: both must carry the headers lwIP writes. */
+START_TEST(tcp_segments_on_the_wire)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET};
+	int udp = bound(5000), fd[4], i, n;
+	uint16_t id0 = fs_ip_id, ids[4];
+	uint32_t ip, pseudo;
+
+	to.sin_addr.s_addr = ip_of(PEER_IP);
+	for (i = 0; i < 4; i++) {
+		fd[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		ck_assert_int_ge(fd[i], 0);
+		to.sin_port = htons((uint16_t)(7100 + i));
+		ck_assert_int_eq(connect(fd[i], (struct sockaddr *)&to, sizeof(to)), -1);
+		ck_assert_int_eq(errno, EINPROGRESS);
+		n = take(0x0800, 6);
+		ck_assert_int_gt(n, 14 + 40);
+		ck_assert_int_eq(memcmp(fr, peer_mac, 6), 0);
+		ck_assert_int_eq(memcmp(fr + 6, us_mac, 6), 0);
+		ck_assert_int_eq(fr[14], 0x45);
+		ck_assert_int_eq(fr[15], 0); /* TOS */
+		ck_assert_int_eq(fr[16] << 8 | fr[17], n - 14);
+		ck_assert_int_eq(fr[20] | fr[21], 0); /* no DF, no fragment */
+		ck_assert_int_eq(fr[22], 255);	      /* lwIP's TCP TTL */
+		ck_assert_uint_eq(csum(fr + 14, 20, 0), 0);
+		memcpy(&ip, fr + 26, 4);
+		ck_assert_uint_eq(ip, ip_of(US_IP));
+		memcpy(&ip, fr + 30, 4);
+		ck_assert_uint_eq(ip, ip_of(PEER_IP));
+		ck_assert_int_eq(fr[36] << 8 | fr[37], 7100 + i);
+		ck_assert_int_eq(fr[47], 0x02); /* SYN */
+		pseudo = (uint32_t)(fr[26] << 8 | fr[27]) + (uint32_t)(fr[28] << 8 | fr[29]) +
+			 (uint32_t)(fr[30] << 8 | fr[31]) + (uint32_t)(fr[32] << 8 | fr[33]) + 6 +
+			 (uint32_t)(n - 34);
+		ck_assert_uint_eq(csum(fr + 34, (size_t)(n - 34), pseudo), 0);
+		ids[i] = (uint16_t)(fr[18] << 8 | fr[19]);
+	}
+	/* At least three went the direct way, numbered by its counter. */
+	ck_assert_int_ge((uint16_t)(fs_ip_id - id0), 3);
+	for (n = 0, i = 0; i < 4; i++)
+		n += (uint16_t)(ids[i] - id0) < (uint16_t)(fs_ip_id - id0);
+	ck_assert_int_ge(n, 3);
+	for (i = 0; i < 4; i++)
+		close(fd[i]);
+	close(udp);
+}
+END_TEST
+
 START_TEST(sizes)
 {
 	static char big[70000];
@@ -724,6 +774,7 @@ make_suite(void)
 	tcase_set_timeout(t, 20);
 	tcase_add_test(t, arp_answered);
 	tcase_add_test(t, icmp_echo_answered);
+	tcase_add_test(t, tcp_segments_on_the_wire);
 	tcase_add_test(t, receive_semantics);
 	tcase_add_test(t, timeouts_and_nonblock);
 	tcase_add_test(t, send_on_the_wire);
