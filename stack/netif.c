@@ -180,12 +180,14 @@ mem_calloc(mem_size_t count, mem_size_t size)
 void
 mem_free(void *mem)
 {
-	struct heap_hdr *h = (struct heap_hdr *)mem - 1;
-	struct heap_free *f = (struct heap_free *)h;
+	struct heap_hdr *h;
+	struct heap_free *f;
 	uint32_t c;
 
 	if (!mem)
 		return;
+	h = (struct heap_hdr *)mem - 1;
+	f = (struct heap_free *)h;
 	c = h->cls;
 	if (c == HEAP_BIG || heap[c].count >= HEAP_KEEP / ((c + 1) * HEAP_STEP)) {
 		free(h);
@@ -433,6 +435,36 @@ static uint32_t neigh_epoch = 1; /* seconds; fs_nif_timers advances it */
 
 uint16_t fs_ip_id;
 
+uint8_t *
+fs_nif_headers(uint8_t *b, const uint8_t mac[6], uint8_t tos, uint8_t ttl, uint8_t proto,
+	       uint16_t ip_len, uint32_t src, uint32_t dst)
+{
+	uint8_t *ip = b + SIZEOF_ETH_HDR;
+	uint16_t c;
+
+	memcpy(b, mac, 6);
+	memcpy(b + 6, dev->mac, 6);
+	b[12] = 0x08;
+	b[13] = 0x00;
+	ip[0] = 0x45;
+	ip[1] = tos;
+	ip[2] = (uint8_t)(ip_len >> 8);
+	ip[3] = (uint8_t)ip_len;
+	ip[4] = (uint8_t)(fs_ip_id >> 8);
+	ip[5] = (uint8_t)fs_ip_id;
+	fs_ip_id++;
+	ip[6] = ip[7] = 0;
+	ip[8] = ttl;
+	ip[9] = proto;
+	ip[10] = ip[11] = 0;
+	memcpy(ip + 12, &src, 4);
+	memcpy(ip + 16, &dst, 4);
+	c = (uint16_t)~fs_csum_fold(fs_csum_add(0, ip, 20));
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	return ip;
+}
+
 bool
 fs_nif_neigh(uint32_t hop, uint8_t mac[6])
 {
@@ -473,7 +505,7 @@ ip4_output_if(struct pbuf *p, const ip4_addr_t *src, const ip4_addr_t *dest, u8_
 	uint32_t dst, from, hop;
 	uint8_t *b, *ip, mac[6];
 	void *handle;
-	uint16_t c, len;
+	uint16_t len;
 
 	if (netif != &nif || !dest || proto != IP_PROTO_TCP || p->tot_len + 20u > nif.mtu)
 		goto lwip;
@@ -488,27 +520,7 @@ ip4_output_if(struct pbuf *p, const ip4_addr_t *src, const ip4_addr_t *dest, u8_
 	b = dev->ops->tx_alloc(dev, (uint16_t)(SIZEOF_ETH_HDR + len), &handle);
 	if (!b)
 		return ERR_MEM;
-	memcpy(b, mac, 6);
-	memcpy(b + 6, dev->mac, 6);
-	b[12] = 0x08;
-	b[13] = 0x00;
-	ip = b + SIZEOF_ETH_HDR;
-	ip[0] = 0x45;
-	ip[1] = tos;
-	ip[2] = (uint8_t)(len >> 8);
-	ip[3] = (uint8_t)len;
-	ip[4] = (uint8_t)(fs_ip_id >> 8);
-	ip[5] = (uint8_t)fs_ip_id;
-	fs_ip_id++;
-	ip[6] = ip[7] = 0;
-	ip[8] = ttl;
-	ip[9] = proto;
-	ip[10] = ip[11] = 0;
-	memcpy(ip + 12, &from, 4);
-	memcpy(ip + 16, &dst, 4);
-	c = (uint16_t)~fs_csum_fold(fs_csum_add(0, ip, 20));
-	ip[10] = (uint8_t)(c >> 8);
-	ip[11] = (uint8_t)c;
+	ip = fs_nif_headers(b, mac, tos, ttl, proto, len, from, dst);
 	pbuf_copy_partial(p, ip + 20, p->tot_len, 0);
 	dev->ops->tx_queue(dev, handle);
 	return ERR_OK;

@@ -149,7 +149,12 @@ void fs_nif_pbuf_release(struct pbuf *p);
 /* The neighbour's MAC for a direct send path, if the cache holds it for this
  * second; false: send this frame lwIP's way (see netif.c). */
 bool fs_nif_neigh(uint32_t hop, uint8_t mac[6]);
-/* The IPv4 identification of the direct send paths' next datagram. */
+/* The direct send paths' Ethernet and IPv4 headers at b, as lwIP writes
+ * them (no options, no DF, the next identification): to mac, ip_len bytes
+ * of IPv4 from src to dst (network order). Returns the IPv4 header. */
+uint8_t *fs_nif_headers(uint8_t *b, const uint8_t mac[6], uint8_t tos, uint8_t ttl, uint8_t proto,
+			uint16_t ip_len, uint32_t src, uint32_t dst);
+/* The identification fs_nif_headers gives next. */
 extern uint16_t fs_ip_id;
 void fs_nif_timers(void);
 /* ms until the next lwIP timer (capped). */

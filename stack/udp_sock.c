@@ -651,27 +651,8 @@ send_direct(struct fs_udp *u, const struct msghdr *m, size_t len, uint32_t dst, 
 	b = d->ops->tx_alloc(d, (uint16_t)(HDRS + len), &handle);
 	if (!b)
 		return -ENOBUFS;
-	memcpy(b, mac, 6);
-	memcpy(b + 6, d->mac, 6);
-	b[12] = 0x08;
-	b[13] = 0x00;
-	ip = b + 14;
-	ip[0] = 0x45;
-	ip[1] = u->pcb->tos;
-	ip[2] = (uint8_t)((20 + 8 + len) >> 8);
-	ip[3] = (uint8_t)(20 + 8 + len);
-	ip[4] = (uint8_t)(fs_ip_id >> 8);
-	ip[5] = (uint8_t)fs_ip_id;
-	fs_ip_id++;
-	ip[6] = ip[7] = 0;
-	ip[8] = u->pcb->ttl;
-	ip[9] = 17;
-	ip[10] = ip[11] = 0;
-	memcpy(ip + 12, &fs_stk->cfg.ip, 4);
-	memcpy(ip + 16, &dst, 4);
-	c = (uint16_t)~fs_csum_fold(fs_csum_add(0, ip, 20));
-	ip[10] = (uint8_t)(c >> 8);
-	ip[11] = (uint8_t)c;
+	ip = fs_nif_headers(b, mac, u->pcb->tos, u->pcb->ttl, 17, (uint16_t)(20 + 8 + len),
+			    fs_stk->cfg.ip, dst);
 	udp = ip + 20;
 	udp[0] = (uint8_t)(u->pcb->local_port >> 8);
 	udp[1] = (uint8_t)u->pcb->local_port;
