@@ -16,7 +16,7 @@
 
 enum var {
 	V_DEV, V_IP, V_GW, V_MAC, V_EAL_ARGS, V_SPIN_US, V_LOG, V_LOG_FILE,
-	V_ACCEL, V_CONF, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS, V_TCP_RTO_MIN_MS, V_TCP_EXIT_LINGER_MS, V_COUNT
+	V_ACCEL, V_CONF, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS, V_MTU, V_TCP_RTO_MIN_MS, V_TCP_EXIT_LINGER_MS, V_COUNT
 };
 
 const char *const fs_cfg_names[] = {
@@ -33,6 +33,7 @@ const char *const fs_cfg_names[] = {
 	[V_PROGRESS_CPU] = "FASTSOCK_PROGRESS_CPU",
 	[V_RX_BURST] = "FASTSOCK_RX_BURST",
 	[V_MBUFS] = "FASTSOCK_MBUFS",
+	[V_MTU] = "FASTSOCK_MTU",
 	[V_TCP_RTO_MIN_MS] = "FASTSOCK_TCP_RTO_MIN_MS",
 	[V_TCP_EXIT_LINGER_MS] = "FASTSOCK_TCP_EXIT_LINGER_MS",
 	[V_COUNT] = NULL,
@@ -499,6 +500,11 @@ parse_one(struct fs_config *c, int v, const char *val)
 			return bad(v, val, "packet buffers, an integer from 2047 to 262143");
 		c->mbufs = (unsigned)n;
 		return 0;
+	case V_MTU:
+		if (parse_uint(val, FS_MTU_MIN, FS_MTU_MAX, &n) < 0)
+			return bad(v, val, "bytes, an integer from 576 to 9216");
+		c->mtu = (unsigned)n;
+		return 0;
 	case V_TCP_RTO_MIN_MS:
 		if (parse_uint(val, 1, FS_TCP_RTO_MIN_MS_MAX, &n) < 0)
 			return bad(v, val, "milliseconds, an integer from 1 to 60000");
@@ -538,7 +544,7 @@ fs_cfg_parse(struct fs_config *c, char *const *envp)
 	/* The order in which variables are applied: the log settings first so
 	 * that every later message obeys them. */
 	static const int order[] = {V_LOG, V_LOG_FILE, V_DEV, V_IP, V_GW, V_MAC,
-				    V_EAL_ARGS, V_SPIN_US, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS,
+				    V_EAL_ARGS, V_SPIN_US, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS, V_MTU,
 				    V_TCP_RTO_MIN_MS, V_TCP_EXIT_LINGER_MS, V_ACCEL, V_CONF};
 	const char *val[V_COUNT] = {0};
 	char *const *ep;
@@ -549,6 +555,7 @@ fs_cfg_parse(struct fs_config *c, char *const *envp)
 	c->progress_cpu = -1;
 	c->rx_burst = FS_RX_BURST_DEFAULT;
 	c->mbufs = FS_MBUFS_DEFAULT;
+	c->mtu = FS_MTU_DEFAULT;
 	c->tcp_rto_min_ms = FS_TCP_RTO_MIN_MS_DEFAULT;
 	c->tcp_exit_linger_ms = FS_TCP_EXIT_LINGER_MS_DEFAULT;
 	c->log_level = fs_log_threshold = FS_LOG_WARN;
@@ -636,6 +643,8 @@ fs_cfg_describe(const struct fs_config *c, char *buf, size_t len)
 		append(buf, len, &off, "FASTSOCK_RX_BURST=%u ", c->rx_burst);
 	if (c->mbufs != FS_MBUFS_DEFAULT)
 		append(buf, len, &off, "FASTSOCK_MBUFS=%u ", c->mbufs);
+	if (c->mtu != FS_MTU_DEFAULT)
+		append(buf, len, &off, "FASTSOCK_MTU=%u ", c->mtu);
 	if (c->tcp_rto_min_ms != FS_TCP_RTO_MIN_MS_DEFAULT)
 		append(buf, len, &off, "FASTSOCK_TCP_RTO_MIN_MS=%u ", c->tcp_rto_min_ms);
 	if (c->tcp_exit_linger_ms != FS_TCP_EXIT_LINGER_MS_DEFAULT)

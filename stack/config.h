@@ -19,6 +19,9 @@
 #define FS_MBUFS_DEFAULT 8191u
 #define FS_MBUFS_MIN 2047u
 #define FS_MBUFS_MAX 262143u
+#define FS_MTU_DEFAULT 1500u
+#define FS_MTU_MIN 576u
+#define FS_MTU_MAX 9216u
 #define FS_TCP_RTO_MIN_MS_DEFAULT 200u /* Linux's TCP_RTO_MIN */
 #define FS_TCP_RTO_MIN_MS_MAX 60000u
 #define FS_TCP_EXIT_LINGER_MS_DEFAULT 1000u
@@ -59,6 +62,7 @@ struct fs_config {
 	int progress_cpu; /* FASTSOCK_PROGRESS_CPU; -1: where the program may run */
 	unsigned rx_burst;  /* FASTSOCK_RX_BURST: frames per receive burst */
 	unsigned mbufs;	    /* FASTSOCK_MBUFS: packet buffers in the pool */
+	unsigned mtu;	    /* FASTSOCK_MTU: the interface's IPv4 MTU */
 	unsigned tcp_rto_min_ms; /* FASTSOCK_TCP_RTO_MIN_MS */
 	unsigned tcp_exit_linger_ms; /* FASTSOCK_TCP_EXIT_LINGER_MS */
 	enum fs_log_level log_level;

@@ -55,8 +55,12 @@ dpdk_rx(struct fs_dev *d, struct fs_rxframe *f, uint16_t n)
 		n = FS_RX_BURST_MAX;
 	got = rte_eth_rx_burst(dd->port, 0, m, n);
 	for (i = 0; i < got; i++) {
-		/* One segment per frame: the stack's MTU fits one mbuf. A
-		 * chained mbuf is linearised or dropped by the caller's length. */
+		/* One segment per frame: the stack's MTU fits one mbuf. A frame
+		 * a device split over several (memif with a buffer size below
+		 * the MTU) is joined into its first; one that does not fit
+		 * stays cut short, and the stack drops it as truncated. */
+		if (unlikely(m[i]->nb_segs > 1))
+			rte_pktmbuf_linearize(m[i]);
 		f[i].data = rte_pktmbuf_mtod(m[i], void *);
 		f[i].len = rte_pktmbuf_data_len(m[i]);
 		f[i].handle = m[i];
@@ -209,6 +213,31 @@ static const struct fs_dev_ops dpdk_ops = {
  * placed in them silently vanish (a TCP transfer stalls once the pool
  * reaches them). AF_XDP maps the pool by virtual address and needs no
  * physically contiguous buffer, so its pool is laid out back to back. */
+static bool
+is_af_xdp(const struct fs_config *c)
+{
+	return strncmp(c->dev, "net_af_xdp", 10) == 0;
+}
+
+static bool
+is_memif(const struct fs_config *c)
+{
+	return strncmp(c->dev, "net_memif", 9) == 0;
+}
+
+/* Bytes of frame a buffer holds: DPDK's default, or a whole frame of a
+ * larger FASTSOCK_MTU (in steps of 1 KiB). AF_XDP's buffers are its UMEM
+ * chunks, at most a page: its MTU stays within the default. */
+static unsigned
+frame_room(const struct fs_config *c)
+{
+	unsigned want = (c->mtu + 18 + 1023) & ~1023u; /* Ethernet, VLAN tag */
+
+	if (is_af_xdp(c) || want < RTE_MBUF_DEFAULT_DATAROOM)
+		return RTE_MBUF_DEFAULT_DATAROOM;
+	return want;
+}
+
 static struct rte_mempool *
 pool_create(const struct fs_config *c)
 {
@@ -217,9 +246,10 @@ pool_create(const struct fs_config *c)
 	};
 	struct rte_mempool *mp;
 
-	if (strncmp(c->dev, "net_af_xdp", 10) != 0)
+	if (!is_af_xdp(c))
 		return rte_pktmbuf_pool_create("fs_pool", c->mbufs, 256, 0,
-					       RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+					       (uint16_t)(RTE_PKTMBUF_HEADROOM + frame_room(c)),
+					       rte_socket_id());
 	mp = rte_mempool_create_empty("fs_pool", c->mbufs,
 				      sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE, 256,
 				      sizeof(priv), rte_socket_id(), RTE_MEMPOOL_F_NO_IOVA_CONTIG);
@@ -316,7 +346,7 @@ static int
 eal_start(const struct fs_config *c)
 {
 	static char *argv[64];
-	static char prefix[64], lcore[32], vdev[FS_CFG_STR_MAX + 8], loglvl[32];
+	static char prefix[64], lcore[32], vdev[FS_CFG_STR_MAX + 32], loglvl[32], mem[16];
 	int argc = 0, i, cpu = 0, r;
 	cpu_set_t cpus;
 	sigset_t all, old;
@@ -342,14 +372,24 @@ eal_start(const struct fs_config *c)
 		 * the process from sharing a config file instead. */
 		argv[argc++] = "--no-huge";
 		argv[argc++] = "--no-shconf";
+		/* 128 MiB, and more for buffers larger than the default. */
+		snprintf(mem, sizeof(mem), "%lu",
+			 128 + (unsigned long)c->mbufs *
+				       (frame_room(c) - RTE_MBUF_DEFAULT_DATAROOM) / (1u << 20));
 		argv[argc++] = "-m";
-		argv[argc++] = "128";
+		argv[argc++] = mem;
 	}
 	if (c->dev_is_pci) {
 		argv[argc++] = "-a";
 		argv[argc++] = (char *)c->dev;
 	} else {
+		/* memif's buffers are 2 KiB unless told: a larger MTU's frame
+		 * would take several, joined again on receipt. */
 		snprintf(vdev, sizeof(vdev), "--vdev=%s", c->dev);
+		if (is_memif(c) && frame_room(c) > RTE_MBUF_DEFAULT_DATAROOM &&
+		    !strstr(c->dev, "bsize="))
+			snprintf(vdev + strlen(vdev), sizeof(vdev) - strlen(vdev), ",bsize=%u",
+				 frame_room(c));
 		argv[argc++] = "--no-pci";
 		argv[argc++] = vdev;
 	}
@@ -428,6 +468,19 @@ fs_dev_open(const struct fs_config *c)
 		conf.intr_conf.rxq = 0;
 		r = rte_eth_dev_configure(port, 1, 1, &conf);
 	}
+	dd->dev.mtu = FS_MTU_DEFAULT;
+	if (r >= 0 && c->mtu != FS_MTU_DEFAULT) {
+		/* memif has no MTU of its own (its frames are chained buffers,
+		 * whatever it reports); other ports are asked. */
+		int e = is_memif(c) ? 0 : rte_eth_dev_set_mtu(port, (uint16_t)c->mtu);
+
+		if (e == 0 && c->mtu + 18 <= frame_room(c))
+			dd->dev.mtu = (uint16_t)c->mtu;
+		else
+			FS_WARN("FASTSOCK_MTU=%u: %s refuses it (%s); the MTU stays %u", c->mtu,
+				info.driver_name, e ? strerror(-e) : "buffers too small",
+				FS_MTU_DEFAULT);
+	}
 	if (r < 0 ||
 	    (r = rte_eth_rx_queue_setup(port, 0, NB_DESC, rte_eth_dev_socket_id(port), NULL,
 					dd->pool)) < 0 ||
@@ -441,7 +494,6 @@ fs_dev_open(const struct fs_config *c)
 	dd->intr_ok = conf.intr_conf.rxq;
 	rte_eth_macaddr_get(port, &mac);
 	memcpy(dd->dev.mac, c->mac_set ? c->mac : mac.addr_bytes, 6);
-	dd->dev.mtu = 1500;
 	dd->dev.lossless = strcmp(info.driver_name, "net_memif") == 0;
 	dd->dev.tx_full_at = TX_BATCH;
 	/* A memif server's link comes up when its client connects, which may

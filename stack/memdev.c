@@ -9,7 +9,7 @@
 #include "stack.h"
 
 #define SLOTS 256
-#define BUFSZ 2048
+#define BUFSZ (FS_MTU_MAX + 18) /* Ethernet and a VLAN tag */
 
 struct frame {
 	uint16_t len;
@@ -214,6 +214,6 @@ fs_dev_open(const struct fs_config *c)
 
 	dev.ops = &mem_ops;
 	memcpy(dev.mac, c->mac_set ? c->mac : mac, 6);
-	dev.mtu = 1500;
+	dev.mtu = (uint16_t)c->mtu;
 	return &dev;
 }

@@ -17,6 +17,7 @@
 #include <lwip/netif.h>
 #include <lwip/pbuf.h>
 #include <lwip/sys.h>
+#include <lwip/tcp.h>
 #include <lwip/timeouts.h>
 #include <netif/ethernet.h>
 
@@ -310,14 +311,118 @@ is_tcp(const uint8_t *b)
 	return b[12] == 0x08 && b[13] == 0x00 && b[SIZEOF_ETH_HDR + 9] == 6;
 }
 
-/* A SYN (without ACK) to a listener whose accept queue is full is dropped
- * here, as the kernel drops it: the peer retries later. The frame passed
- * check_frame. */
+/* TCP's MSS follows the interface's MTU, as the kernel's does. Debian's
+ * lwIP caps it at its build's TCP_MSS (1460) both ways: in the MSS option
+ * of its SYNs and in what it takes from the peer's. With a larger MTU
+ * (FASTSOCK_MTU) the option is raised on the way out (syn_mss_raise), the
+ * peer's is noted on the way in (syn_note), and the connection takes the
+ * smaller of the two once it is established (fs_nif_tcp_mss). */
+static uint16_t mss_max; /* MTU - 40; 0 while it is not above TCP_MSS */
+
+#define PEER_MSS_SLOTS 64
+
+static struct peer_mss {
+	uint32_t ip; /* network order; 0: free */
+	uint16_t rport, lport; /* host order */
+	uint16_t mss;
+} peer_mss[PEER_MSS_SLOTS];
+
+static struct peer_mss *
+peer_mss_slot(uint32_t ip, uint16_t rport, uint16_t lport)
+{
+	uint32_t h = ip ^ (uint32_t)rport << 16 ^ lport;
+
+	h ^= h >> 15;
+	h *= 0x2c1b3c6du;
+	return &peer_mss[(h >> 26) % PEER_MSS_SLOTS];
+}
+
+/* The MSS option of a received SYN or SYN-ACK (tcp: its header, hlen bytes
+ * of it in the frame), noted for its connection. */
+static void
+syn_note(const uint8_t *ip, const uint8_t *tcp, unsigned hlen)
+{
+	unsigned i = 20, n;
+	struct peer_mss *e;
+	uint32_t src;
+	uint16_t rport = (uint16_t)(tcp[0] << 8 | tcp[1]), lport = (uint16_t)(tcp[2] << 8 | tcp[3]);
+
+	while (i < hlen && tcp[i] != 0) {
+		if (tcp[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= hlen || (n = tcp[i + 1]) < 2 || i + n > hlen)
+			return;
+		if (tcp[i] == 2 && n == 4) {
+			memcpy(&src, ip + 12, 4);
+			e = peer_mss_slot(src, rport, lport);
+			e->ip = src;
+			e->rport = rport;
+			e->lport = lport;
+			e->mss = (uint16_t)(tcp[i + 2] << 8 | tcp[i + 3]);
+			return;
+		}
+		i += n;
+	}
+}
+
+void
+fs_nif_tcp_mss(struct tcp_pcb *pcb)
+{
+	struct peer_mss *e;
+	uint32_t ip, iw;
+	uint16_t mss;
+
+	if (!mss_max || !IP_IS_V4(&pcb->remote_ip))
+		return;
+	ip = ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip));
+	e = peer_mss_slot(ip, pcb->remote_port, pcb->local_port);
+	if (e->ip != ip || e->rport != pcb->remote_port || e->lport != pcb->local_port)
+		return;
+	e->ip = 0;
+	mss = e->mss < mss_max ? e->mss : mss_max;
+	if (mss <= pcb->mss)
+		return;
+	pcb->mss = mss;
+	/* lwIP's initial window (RFC 3390) for the new size. */
+	iw = LWIP_MIN(4u * mss, LWIP_MAX(2u * mss, 4380u));
+	if (pcb->cwnd < iw)
+		pcb->cwnd = (tcpwnd_size_t)iw;
+}
+
+/* An outgoing SYN's MSS option as lwIP wrote it (TCP_MSS), raised to the
+ * MTU's; p's payload is the TCP header, its checksum already computed
+ * (updated here as RFC 1624 says). lwIP writes the option afresh on each
+ * retransmission. */
+static void
+syn_mss_raise(struct pbuf *p)
+{
+	uint8_t *t = p->payload;
+	uint32_t sum;
+
+	if (p->len < 24 || !(t[13] & 0x02) || (t[12] >> 4) < 6 || t[20] != 2 || t[21] != 4 ||
+	    (t[22] << 8 | t[23]) != TCP_MSS)
+		return;
+	sum = (uint16_t)~(t[16] << 8 | t[17]);
+	sum += (uint16_t)~TCP_MSS;
+	sum += mss_max;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	t[22] = (uint8_t)(mss_max >> 8);
+	t[23] = (uint8_t)mss_max;
+	t[16] = (uint8_t)(~sum >> 8);
+	t[17] = (uint8_t)~sum;
+}
+
+/* A received SYN: its MSS is noted; one without ACK to a listener whose
+ * accept queue is full is dropped here, as the kernel drops it (the peer
+ * retries later). The frame passed check_frame. */
 static bool
 syn_refused(const uint8_t *b, uint16_t len)
 {
 	const uint8_t *ip = b + SIZEOF_ETH_HDR, *tcp;
-	unsigned ihl;
+	unsigned ihl, hlen;
 	uint32_t dst;
 
 	if (!is_tcp(b))
@@ -326,7 +431,12 @@ syn_refused(const uint8_t *b, uint16_t len)
 	if (len < SIZEOF_ETH_HDR + ihl + 20)
 		return false;
 	tcp = ip + ihl;
-	if ((tcp[13] & 0x12) != 0x02)
+	if (!(tcp[13] & 0x02))
+		return false;
+	hlen = (tcp[12] >> 4) * 4u;
+	if (mss_max && hlen > 20 && SIZEOF_ETH_HDR + ihl + hlen <= len)
+		syn_note(ip, tcp, hlen);
+	if (tcp[13] & 0x10)
 		return false;
 	memcpy(&dst, ip + 16, 4);
 	return !fs_tcp_syn_admit(dst, (uint16_t)(tcp[2] << 8 | tcp[3]));
@@ -507,6 +617,8 @@ ip4_output_if(struct pbuf *p, const ip4_addr_t *src, const ip4_addr_t *dest, u8_
 	void *handle;
 	uint16_t len;
 
+	if (fs_unlikely(mss_max) && proto == IP_PROTO_TCP)
+		syn_mss_raise(p);
 	if (netif != &nif || !dest || proto != IP_PROTO_TCP || p->tot_len + 20u > nif.mtu)
 		goto lwip;
 	dst = ip4_addr_get_u32(dest);
@@ -579,6 +691,7 @@ fs_nif_init(struct fs_dev *d, const struct fs_config *c)
 
 	dev = d;
 	hold_max = c->mbufs / 2;
+	mss_max = dev->mtu - 40 > TCP_MSS ? (uint16_t)(dev->mtu - 40) : 0;
 	lwip_init_seeded();
 	ip.addr = c->ip;
 	mask.addr = fs_prefix_mask(c->prefix);

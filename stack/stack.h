@@ -12,6 +12,7 @@
 #include "sock.h"
 
 struct pbuf;
+struct tcp_pcb;
 
 #define fs_likely(x) __builtin_expect(!!(x), 1)
 #define fs_unlikely(x) __builtin_expect(!!(x), 0)
@@ -146,6 +147,10 @@ void fs_nif_input(struct fs_rxframe *f);
  * nobody else holds goes straight back to the device, anything else to
  * lwIP under the lock. */
 void fs_nif_pbuf_release(struct pbuf *p);
+/* A TCP connection just established takes the MSS of the interface's MTU
+ * when the peer's SYN offered one as large (netif.c): Debian's lwIP keeps
+ * 1460 otherwise. Under the lock. */
+void fs_nif_tcp_mss(struct tcp_pcb *pcb);
 /* The neighbour's MAC for a direct send path, if the cache holds it for this
  * second; false: send this frame lwIP's way (see netif.c). */
 bool fs_nif_neigh(uint32_t hop, uint8_t mac[6]);

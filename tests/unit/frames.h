@@ -125,4 +125,48 @@ icmp_frame(uint8_t *f, uint8_t type, uint8_t code, const void *body, size_t len)
 	return 14 + 20 + 4 + len;
 }
 
+static inline void
+put16(uint8_t *b, uint16_t v)
+{
+	b[0] = (uint8_t)(v >> 8);
+	b[1] = (uint8_t)v;
+}
+
+static inline void
+put32(uint8_t *b, uint32_t v)
+{
+	put16(b, (uint16_t)(v >> 16));
+	put16(b + 2, (uint16_t)v);
+}
+
+/* A TCP segment from the peer to us with a correct checksum; opts is
+ * optlen bytes of options (a multiple of 4). */
+static inline size_t
+tcp_frame(uint8_t *f, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+	  uint16_t win, const uint8_t *opts, size_t optlen, const void *data, size_t len)
+{
+	uint8_t *ip = f + eth(f, us_mac, peer_mac, 0x0800), *t = ip + 20;
+	size_t hl = 20 + optlen;
+	uint32_t sum;
+	uint16_t c;
+
+	ipv4(ip, 6, ip_of(PEER_IP), ip_of(US_IP), hl + len);
+	put16(t, sport);
+	put16(t + 2, dport);
+	put32(t + 4, seq);
+	put32(t + 8, ack);
+	t[12] = (uint8_t)(hl / 4 << 4);
+	t[13] = flags;
+	put16(t + 14, win);
+	memset(t + 16, 0, 4);
+	memcpy(t + 20, opts, optlen);
+	memcpy(t + hl, data, len);
+	sum = (uint32_t)(ip[12] << 8 | ip[13]) + (uint32_t)(ip[14] << 8 | ip[15]) +
+	      (uint32_t)(ip[16] << 8 | ip[17]) + (uint32_t)(ip[18] << 8 | ip[19]) + 6 +
+	      (uint32_t)(hl + len);
+	c = csum(t, hl + len, sum);
+	put16(t + 16, c);
+	return 14 + 20 + hl + len;
+}
+
 #endif

@@ -47,6 +47,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.progress_cpu, -1);
 	ck_assert_uint_eq(cfg.rx_burst, FS_RX_BURST_DEFAULT);
 	ck_assert_uint_eq(cfg.mbufs, FS_MBUFS_DEFAULT);
+	ck_assert_uint_eq(cfg.mtu, FS_MTU_DEFAULT);
 	ck_assert_uint_eq(cfg.tcp_exit_linger_ms, FS_TCP_EXIT_LINGER_MS_DEFAULT);
 	ck_assert_int_eq(logcap_lines(), 0);
 }
@@ -67,6 +68,8 @@ static const char *const good_env[][3] = {
 	{"FASTSOCK_SPIN_US=1000000", NULL, NULL},
 	{"FASTSOCK_PROGRESS_CPU=0", "FASTSOCK_RX_BURST=1", "FASTSOCK_MBUFS=2047"},
 	{"FASTSOCK_PROGRESS_CPU=1023", "FASTSOCK_RX_BURST=256", "FASTSOCK_MBUFS=262143"},
+	{"FASTSOCK_MTU=576", NULL, NULL},
+	{"FASTSOCK_MTU=9216", NULL, NULL},
 	{"FASTSOCK_TCP_RTO_MIN_MS=1", NULL, NULL},
 	{"FASTSOCK_TCP_RTO_MIN_MS=60000", NULL, NULL},
 	{"FASTSOCK_TCP_EXIT_LINGER_MS=0", NULL, NULL},
@@ -187,6 +190,9 @@ static const char *const bad_env[][2] = {
 	{"FASTSOCK_MBUFS=2046", "from 2047 to 262143"},
 	{"FASTSOCK_MBUFS=1000000", "from 2047 to 262143"},
 	{"FASTSOCK_MBUFS=8k", "from 2047 to 262143"},
+	{"FASTSOCK_MTU=575", "from 576 to 9216"},
+	{"FASTSOCK_MTU=9217", "from 576 to 9216"},
+	{"FASTSOCK_MTU=9k", "from 576 to 9216"},
 	{"FASTSOCK_TCP_RTO_MIN_MS=0", "from 1 to 60000"},
 	{"FASTSOCK_TCP_RTO_MIN_MS=60001", "from 1 to 60000"},
 	{"FASTSOCK_TCP_RTO_MIN_MS=10ms", "from 1 to 60000"},

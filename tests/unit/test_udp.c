@@ -5,6 +5,7 @@
  * starts here. */
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -36,23 +37,29 @@ setup(void)
  * IPv4, whose protocol is proto (0: any); others are skipped. Returns its
  * length, or -1 after 1 s. */
 static int
-take(uint16_t type, uint8_t proto)
+take_into(uint8_t *b, uint16_t cap, uint16_t type, uint8_t proto)
 {
 	int i, n;
 
 	for (i = 0; i < 1000; i++) {
 		if (fs_stk)
 			fs_stk_kick();
-		while ((n = fs_memdev_take(fr, sizeof(fr))) > 0) {
-			if ((fr[12] << 8 | fr[13]) != type)
+		while ((n = fs_memdev_take(b, cap)) > 0) {
+			if ((b[12] << 8 | b[13]) != type)
 				continue;
-			if (type == 0x0800 && proto && fr[14 + 9] != proto)
+			if (type == 0x0800 && proto && b[14 + 9] != proto)
 				continue;
 			return n;
 		}
 		usleep(1000);
 	}
 	return -1;
+}
+
+static int
+take(uint16_t type, uint8_t proto)
+{
+	return take_into(fr, sizeof(fr), type, proto);
 }
 
 /* Progress until the device has nothing left to receive. Taking the lock
@@ -273,6 +280,112 @@ START_TEST(tcp_segments_on_the_wire)
 	for (i = 0; i < 4; i++)
 		close(fd[i]);
 	close(udp);
+}
+END_TEST
+
+/* The MSS option of a SYN in frame b (no IPv4 options), or 0. */
+static unsigned
+syn_mss(const uint8_t *b)
+{
+	const uint8_t *t = b + 34;
+
+	if ((t[12] >> 4) < 6 || t[20] != 2 || t[21] != 4)
+		return 0;
+	return (unsigned)(t[22] << 8 | t[23]);
+}
+
+static uint32_t
+seq_of(const uint8_t *b)
+{
+	const uint8_t *t = b + 34;
+
+	return (uint32_t)t[4] << 24 | (uint32_t)t[5] << 16 | (uint32_t)t[6] << 8 | t[7];
+}
+
+/* Taken from the next TCP frame the stack sends to the peer's port (others
+ * are skipped), checked: its TCP checksum and its length against the MTU.
+ * Returns its payload's length. */
+static int
+take_tcp(uint8_t *b, uint16_t cap, unsigned mtu, uint16_t port)
+{
+	int n, ipl;
+	uint32_t pseudo;
+
+	while ((n = take_into(b, cap, 0x0800, 6)) >= 54 && (b[36] << 8 | b[37]) != port)
+		;
+	ck_assert_int_ge(n, 54);
+	ipl = b[16] << 8 | b[17];
+	ck_assert_int_le(ipl, (int)mtu);
+	pseudo = (uint32_t)(b[26] << 8 | b[27]) + (uint32_t)(b[28] << 8 | b[29]) +
+		 (uint32_t)(b[30] << 8 | b[31]) + (uint32_t)(b[32] << 8 | b[33]) + 6 +
+		 (uint32_t)(ipl - 20);
+	ck_assert_uint_eq(csum(b + 34, (size_t)(ipl - 20), pseudo), 0);
+	return ipl - 20 - (b[46] >> 4) * 4;
+}
+
+/* TCP's MSS follows the interface's MTU as the kernel's does: with
+ * FASTSOCK_MTU=9000 (_i 1) the stack's SYNs offer 8960 and a connection
+ * sends segments of the smaller of that and the peer's offer; at the
+ * default 1500 (_i 0), 1460 whatever the peer offers. Both the accepted
+ * and the connecting side. */
+START_TEST(tcp_mss_follows_mtu)
+{
+	static uint8_t b[9300], data[30000];
+	static const uint16_t peer[] = {8960, 1460, 4000};
+	unsigned mtu = _i ? 9000 : 1500, ours = mtu - 40;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8000)};
+	uint8_t f[128], opt[4] = {2, 4, 0, 0};
+	int l, c, k, n, mss;
+	socklen_t sl = sizeof(mss);
+	uint32_t y;
+
+	if (_i)
+		setenv("FASTSOCK_MTU", "9000", 1);
+	a.sin_addr.s_addr = ip_of(US_IP);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 4), 0);
+	ck_assert_ptr_nonnull(fs_fdt_get(l));
+	inject(f, arp_request(f));
+	ck_assert_int_gt(take(0x0806, 0), 0);
+	for (k = 0; k < 3; k++) {
+		uint16_t want = peer[k] < ours ? peer[k] : (uint16_t)ours;
+		uint16_t sport = (uint16_t)(40000 + k);
+
+		put16(opt + 2, peer[k]);
+		inject(f, tcp_frame(f, sport, 8000, 1000, 0, 0x02, 65535, opt, 4, NULL, 0));
+		ck_assert_int_eq(take_tcp(b, sizeof(b), mtu, sport), 0);
+		ck_assert_int_eq(b[47], 0x12); /* SYN-ACK */
+		ck_assert_uint_eq(syn_mss(b), ours);
+		y = seq_of(b);
+		inject(f, tcp_frame(f, sport, 8000, 1001, y + 1, 0x10, 65535, NULL, 0, NULL, 0));
+		c = accept(l, NULL, NULL);
+		ck_assert_int_ge(c, 0);
+		ck_assert_int_eq(getsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &mss, &sl), 0);
+		ck_assert_int_eq(mss, want);
+		ck_assert_int_eq(send(c, data, sizeof(data), 0), (int)sizeof(data));
+		ck_assert_int_eq(take_tcp(b, sizeof(b), mtu, sport), want);
+		close(c);
+	}
+	/* Connecting: our SYN offers ours; the peer's SYN-ACK offers 4000. */
+	c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	a.sin_addr.s_addr = ip_of(PEER_IP);
+	a.sin_port = htons(7300);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), -1);
+	ck_assert_int_eq(take_tcp(b, sizeof(b), mtu, 7300), 0);
+	ck_assert_int_eq(b[47], 0x02);
+	ck_assert_uint_eq(syn_mss(b), ours);
+	y = seq_of(b);
+	put16(opt + 2, 4000);
+	n = (int)tcp_frame(f, 7300, (uint16_t)(b[34] << 8 | b[35]), 5000, y + 1, 0x12, 65535, opt,
+			   4, NULL, 0);
+	inject(f, (size_t)n);
+	ck_assert_int_eq(take_tcp(b, sizeof(b), mtu, 7300), 0); /* the handshake's ACK */
+	ck_assert_int_eq(send(c, data, sizeof(data), 0), (int)sizeof(data));
+	ck_assert_int_eq(take_tcp(b, sizeof(b), mtu, 7300), _i ? 4000 : 1460);
+	close(c);
+	close(l);
 }
 END_TEST
 
@@ -775,6 +888,7 @@ make_suite(void)
 	tcase_add_test(t, arp_answered);
 	tcase_add_test(t, icmp_echo_answered);
 	tcase_add_test(t, tcp_segments_on_the_wire);
+	tcase_add_loop_test(t, tcp_mss_follows_mtu, 0, 2);
 	tcase_add_test(t, receive_semantics);
 	tcase_add_test(t, timeouts_and_nonblock);
 	tcase_add_test(t, send_on_the_wire);
