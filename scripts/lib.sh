@@ -194,7 +194,8 @@ NGINX
 # fs_prog MODE SERVER CLIENT [SECONDS]: runs a server and a client command
 # (which use $ADDR for the server's address), kernel (MODE kernel: both on
 # 127.0.0.1, server on core 0, client on core 1) or through scripts/lab
-# memif (both preloaded). Prints the client's output.
+# memif (both preloaded, at FASTSOCK_MTU=$FS_PROG_MTU, 9000 unless set: the
+# kernel's loopback runs at 65536). Prints the client's output.
 fs_prog() {
 	local mode=$1 server=$2 client=$3 secs=${4:-60} spid out
 	if [ "$mode" = kernel ]; then
@@ -205,7 +206,8 @@ fs_prog() {
 		kill -- -"$spid" 2>/dev/null
 		wait "$spid" 2>/dev/null
 	else
-		"$FS_ROOT/scripts/lab" memif --timeout "$secs" "ADDR=\$LAB_SERVER_IP; $server" \
+		FASTSOCK_MTU=${FS_PROG_MTU:-9000} "$FS_ROOT/scripts/lab" memif --timeout "$secs" \
+			"ADDR=\$LAB_SERVER_IP; $server" \
 			"ADDR=\$LAB_SERVER_IP; sleep 0.5; $client" 2>&1
 	fi
 }
