@@ -151,9 +151,10 @@ void fs_nif_pbuf_release(struct pbuf *p);
  * when the peer's SYN offered one as large (netif.c): Debian's lwIP keeps
  * 1460 otherwise. Under the lock. */
 void fs_nif_tcp_mss(struct tcp_pcb *pcb);
-/* The neighbour's MAC for a direct send path, if the cache holds it for this
- * second; false: send this frame lwIP's way (see netif.c). */
-bool fs_nif_neigh(uint32_t hop, uint8_t mac[6]);
+/* The MAC of the next hop to dst (a unicast address, not ours) for a direct
+ * send path, if the cache holds it for this second; false: send this frame
+ * lwIP's way (see netif.c). */
+bool fs_nif_neigh(uint32_t dst, uint8_t mac[6]);
 /* The direct send paths' Ethernet and IPv4 headers at b, as lwIP writes
  * them (no options, no DF, the next identification): to mac, ip_len bytes
  * of IPv4 from src to dst (network order). Returns the IPv4 header. */

@@ -646,7 +646,7 @@ send_direct(struct fs_udp *u, const struct msghdr *m, size_t len, uint32_t dst, 
 
 	if (len + 28 > d->mtu || !hop || u->pcb->local_port == 0)
 		return 0;
-	if (!fs_nif_neigh(hop, mac))
+	if (!fs_nif_neigh(dst, mac))
 		return 0;
 	b = d->ops->tx_alloc(d, (uint16_t)(HDRS + len), &handle);
 	if (!b)

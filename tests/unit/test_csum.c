@@ -105,17 +105,18 @@ END_TEST
 /* inet_chksum and ip_chksum_pseudo, which netif.c also replaces (to skip
  * lwIP's second look at a received frame), give lwIP's answers for every
  * other buffer: the complemented sum, and the pseudo-header sum of a pbuf
- * chain, as lwIP's inet_chksum_pseudo computes it. */
+ * chain, as lwIP's inet_chksum_pseudo computes it; and its replacement of
+ * ip_chksum_pseudo_partial gives lwIP's inet_chksum_pseudo_partial's. */
 START_TEST(lwip_checksums_elsewhere)
 {
-	const char *names[] = {"inet_chksum", "ip_chksum_pseudo"};
+	const char *names[] = {"inet_chksum", "ip_chksum_pseudo", "ip_chksum_pseudo_partial"};
 	ip_addr_t src, dst;
 	struct pbuf *a, *b;
 	size_t len, off;
 	unsigned i;
 	Dl_info where;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		void *sym = dlsym(RTLD_DEFAULT, names[i]);
 
 		ck_assert_ptr_nonnull(sym);
@@ -140,6 +141,22 @@ START_TEST(lwip_checksums_elsewhere)
 				  inet_chksum_pseudo(a, IP_PROTO_TCP, (u16_t)len, ip_2_ip4(&src),
 						     ip_2_ip4(&dst)));
 		ck_assert_uint_ne(ip_chksum_pseudo(a, IP_PROTO_UDP, (u16_t)len, &src, &dst), 0);
+		/* The partial sum (a TCP header, say) of one pbuf or of the
+		 * chain, every length to past the first pbuf. */
+		for (off = 1; off <= len; off += off < 64 ? 1 : 61) {
+			ck_assert_uint_eq(ip_chksum_pseudo_partial(a, IP_PROTO_TCP, (u16_t)len,
+								   (u16_t)off, &src, &dst),
+					  inet_chksum_pseudo_partial(a, IP_PROTO_TCP, (u16_t)len,
+								     (u16_t)off, ip_2_ip4(&src),
+								     ip_2_ip4(&dst)));
+			ck_assert_uint_eq(ip_chksum_pseudo_partial(b, IP_PROTO_UDP, (u16_t)len,
+								   (u16_t)LWIP_MIN(off, b->len),
+								   &dst, &src),
+					  inet_chksum_pseudo_partial(b, IP_PROTO_UDP, (u16_t)len,
+								     (u16_t)LWIP_MIN(off, b->len),
+								     ip_2_ip4(&dst),
+								     ip_2_ip4(&src)));
+		}
 		pbuf_free(a);
 	}
 }
