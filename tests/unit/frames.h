@@ -159,8 +159,10 @@ tcp_frame(uint8_t *f, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack
 	t[13] = flags;
 	put16(t + 14, win);
 	memset(t + 16, 0, 4);
-	memcpy(t + 20, opts, optlen);
-	memcpy(t + hl, data, len);
+	if (optlen)
+		memcpy(t + 20, opts, optlen);
+	if (len)
+		memcpy(t + hl, data, len);
 	sum = (uint32_t)(ip[12] << 8 | ip[13]) + (uint32_t)(ip[14] << 8 | ip[15]) +
 	      (uint32_t)(ip[16] << 8 | ip[17]) + (uint32_t)(ip[18] << 8 | ip[19]) + 6 +
 	      (uint32_t)(hl + len);
