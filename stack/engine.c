@@ -126,6 +126,19 @@ waiter_del(void)
 	pthread_mutex_unlock(&fs_stk->lock);
 }
 
+/* A spin that found nothing tells the CPU so: a hyperthread sibling (the
+ * peer's, when the host places both vCPUs on one core) gets the core's
+ * resources meanwhile. */
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
 #define WAIT_FDS 64
 /* While spinning, the kernel fds of the wait are asked (a system call) at
  * most this often: an epoll_wait that spun a few microseconds between
@@ -179,6 +192,7 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 			r = -EINTR; /* a handler ran while we spun */
 			break;
 		}
+		cpu_relax();
 		/* The clock every 16 spins. */
 		if ((++spins & 15) != 0)
 			continue;
