@@ -15,6 +15,15 @@
 #include "claim.h"
 #include "init.h"
 
+static int64_t
+mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 /* ---- poll ---- */
 
 struct pollset {
@@ -24,7 +33,15 @@ struct pollset {
 	int nk;
 };
 
-/* Accelerated fds' readiness into revents; the count of ready ones. */
+/* An epoll fd is itself pollable: readable while its set has something to
+ * report. One whose set has accelerated (or nested) members is answered
+ * partly here; both are defined with epoll below. */
+static bool epoll_has_accel(int fd);
+static unsigned epoll_revents(int fd);
+static bool nested_kernel_ready(int fd);
+
+/* Accelerated fds' readiness into revents (and the accelerated part of an
+ * epoll fd's); the count of ready ones. */
 static int
 accel_revents(struct pollset *ps)
 {
@@ -34,12 +51,15 @@ accel_revents(struct pollset *ps)
 	for (i = 0; i < ps->n; i++) {
 		struct pollfd *p = &ps->fds[i];
 		struct fs_fd *f = fs_fdt_get(p->fd);
+		unsigned ev;
 
-		if (!f)
+		if (f)
+			ev = f->ops->poll(f->sock, NULL);
+		else if (epoll_has_accel(p->fd))
+			ev = epoll_revents(p->fd);
+		else
 			continue;
-		p->revents =
-			(short)(f->ops->poll(f->sock, NULL) &
-				     ((unsigned)p->events | POLLERR | POLLHUP | POLLNVAL));
+		p->revents = (short)(ev & ((unsigned)p->events | POLLERR | POLLHUP | POLLNVAL));
 		ready += p->revents != 0;
 	}
 	return ready;
@@ -59,7 +79,7 @@ has_accel(const struct pollfd *fds, nfds_t n)
 	if (fs_fdt_count() == 0)
 		return false;
 	for (i = 0; i < n; i++)
-		if (fs_fdt_get(fds[i].fd))
+		if (fs_fdt_get(fds[i].fd) || epoll_has_accel(fds[i].fd))
 			return true;
 	return false;
 }
@@ -70,12 +90,37 @@ ts_to_ns(const struct timespec *ts)
 	return ts ? (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec : -1;
 }
 
+/* The kernel's answers k[] (in the order of fds' kernel fds) into fds: an
+ * epoll fd's join what accel_revents found. Returns how many fds became
+ * ready that were not. */
+static int
+kernel_revents(struct pollfd *fds, nfds_t n, const struct pollfd *k)
+{
+	nfds_t i;
+	int j = 0, more = 0;
+
+	for (i = 0; i < n; i++) {
+		short rv;
+
+		if (fs_fdt_get(fds[i].fd))
+			continue;
+		rv = k[j++].revents;
+		if ((rv & POLLIN) && epoll_has_accel(fds[i].fd) &&
+		    !nested_kernel_ready(fds[i].fd))
+			rv &= (short)~(POLLIN | POLLRDNORM);
+		more += fds[i].revents == 0 && rv != 0;
+		fds[i].revents |= rv;
+	}
+	return more;
+}
+
 /* poll over a set with accelerated fds; timeout_ns < 0 waits forever. */
 static int
 accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *mask)
 {
 	struct pollfd kbuf[64], *k = kbuf;
 	struct pollset ps = {fds, n, NULL, 0};
+	int64_t end = 0;
 	nfds_t i;
 	int r, ready = 0, nk = 0, nkw;
 
@@ -98,22 +143,23 @@ accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *mas
 	}
 	ps.k = k;
 	ps.nk = nk;
-	r = fs_stk_wait(poll_ready, &ps, timeout_ns, k, nkw, mask);
-	if (r < 0) {
-		if (k != kbuf)
-			free(k);
-		return (int)fs_ret(r);
-	}
-	ready = accel_revents(&ps);
-	if (nk > 0 && FS_REAL(poll, k, (nfds_t)nk, 0) > 0) {
-		int j = 0;
-
-		for (i = 0; i < n; i++) {
-			if (fs_fdt_get(fds[i].fd))
-				continue;
-			fds[i].revents = k[j++].revents;
-			ready += fds[i].revents != 0;
+	if (timeout_ns > 0)
+		end = mono_ns() + timeout_ns;
+	/* As the kernel, 0 only when the time is up: a kernel fd that woke
+	 * the wait may have been emptied since, or been an epoll set's kick. */
+	for (;;) {
+		r = fs_stk_wait(poll_ready, &ps, timeout_ns, k, nkw, mask);
+		if (r < 0) {
+			ready = (int)fs_ret(r);
+			break;
 		}
+		ready = accel_revents(&ps);
+		if (nk > 0 && FS_REAL(poll, k, (nfds_t)nk, 0) > 0)
+			ready += kernel_revents(fds, n, k);
+		if (ready > 0 || r == 0 || timeout_ns == 0)
+			break;
+		if (timeout_ns > 0 && (timeout_ns = end - mono_ns()) <= 0)
+			break;
 	}
 	if (k != kbuf)
 		free(k);
@@ -177,7 +223,7 @@ sets_have_accel(int n, fd_set *r, fd_set *w, fd_set *e)
 		return false;
 	for (fd = 0; fd < n; fd++)
 		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e))) &&
-		    fs_fdt_get(fd))
+		    (fs_fdt_get(fd) || epoll_has_accel(fd)))
 			return true;
 	return false;
 }
@@ -305,6 +351,12 @@ ep_get(int epfd)
 	if ((unsigned)epfd >= FS_FDT_MAX)
 		return NULL;
 	return __atomic_load_n(&ep_sets[epfd], __ATOMIC_ACQUIRE);
+}
+
+static bool
+ep_has_members(struct ep_set *s)
+{
+	return s && __atomic_load_n(&s->n, __ATOMIC_RELAXED) > 0;
 }
 
 static struct ep_set *
@@ -602,9 +654,9 @@ ep_collect(struct ep_set *s, struct epoll_event *evs, int max)
 	return n;
 }
 
-/* Whether a kernel report of nested member fd is real: the inner set's
- * kick (ep_kick) makes it readable in the kernel too, which says nothing
- * to the outer set's program. Drains the kick and asks the kernel again.
+/* Whether the kernel's report of epoll fd fd readable (as a nested member,
+ * or to poll) is real: the set's kick (ep_kick) makes it readable in the
+ * kernel too, which says nothing to the program. Drains the kick and asks the kernel again.
  * (A thread sleeping in the kernel's epoll_wait on the inner set itself
  * has been woken by the kick already.) */
 static bool
@@ -618,6 +670,21 @@ nested_kernel_ready(int fd)
 		return true;
 	FS_REAL(read, in->kick_fd, &v, sizeof(v));
 	return FS_REAL(poll, &p, 1, 0) > 0;
+}
+
+/* poll and select on an epoll fd (declared with poll above). */
+static bool
+epoll_has_accel(int fd)
+{
+	return ep_has_members(ep_get(fd));
+}
+
+static unsigned
+epoll_revents(int fd)
+{
+	struct ep_set *s = ep_get(fd);
+
+	return s && set_ready(s, 0) ? POLLIN | POLLRDNORM : 0;
 }
 
 /* A nested set is in the kernel's outer set too (its kernel members wake
@@ -703,15 +770,6 @@ ep_wait_once(int epfd, struct ep_set *s, struct epoll_event *evs, int max, int64
 		}
 	}
 	return n;
-}
-
-static int64_t
-mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
 /* As the kernel: returns 0 only when the timeout ran out. */
@@ -905,12 +963,6 @@ epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		nested_ctl(epfd, op, fd, ev);
 	}
 	return r;
-}
-
-static bool
-ep_has_members(struct ep_set *s)
-{
-	return s && __atomic_load_n(&s->n, __ATOMIC_RELAXED) > 0;
 }
 
 /* After a kernel epoll wait on a set with a kick: its event is ours, not

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -486,14 +487,32 @@ client(void)
 		SHOW("epoll_ctl nested", epoll_ctl(outer, EPOLL_CTL_ADD, inner, &ev));
 		SHOW("epoll_ctl loop", epoll_ctl(inner, EPOLL_CTL_ADD, outer, &ev));
 		SHOW("nested quiet", epoll_wait(outer, evs, 4, 0));
+		SHOW("poll on the set, quiet", poll(&(struct pollfd){inner, POLLIN, 0}, 1, 0));
 		send(fd, "n", 1, 0);
 		v = epoll_wait(outer, evs, 4, 2000);
 		printf("nested = %d data = %u events = %s\n", v, v > 0 ? evs[0].data.u32 : 0,
 		       bits(v > 0 ? evs[0].events : 0));
 		v = epoll_wait(inner, evs, 4, 0);
 		printf("inner = %d data = %u\n", v, v > 0 ? evs[0].data.u32 : 0);
+		/* An epoll fd is itself pollable (glib and Qt loops poll one). */
+		{
+			struct pollfd pf = {inner, POLLIN | POLLOUT, 0};
+			fd_set rs;
+
+			v = poll(&pf, 1, 0);
+			printf("poll on the set = %d revents = %s\n", v, bits(pf.revents));
+			FD_ZERO(&rs);
+			FD_SET(inner, &rs);
+			v = select(inner + 1, &rs, NULL, NULL, &(struct timeval){0, 0});
+			printf("select on the set = %d set = %d\n", v, FD_ISSET(inner, &rs) != 0);
+		}
 		recv(fd, buf, sizeof(buf), 0);
 		SHOW("nested after read", epoll_wait(outer, evs, 4, 0));
+		SHOW("poll on the set after read", poll(&(struct pollfd){inner, POLLIN, 0}, 1, 0));
+		/* A poll that must wait for the set. */
+		send(fd, "m", 1, 0);
+		SHOW("poll on the set, waiting", poll(&(struct pollfd){inner, POLLIN, 0}, 1, 2000));
+		recv(fd, buf, sizeof(buf), 0);
 		close(outer);
 		close(inner);
 	}
