@@ -288,6 +288,9 @@ fs_stk_forget(void)
 #define POLL_MIN_NS 10000L
 #define POLL_MAX_NS 1000000L
 #define POLL_HOT_NS 5000000ull
+/* With TCP connections and no sleeper, the longest sleep while the
+ * program's own threads keep polling (they run the timers themselves). */
+#define BUSY_MAX_NS 16000000L
 
 /* The progress thread's sleeps: on p[0..n) (room for one more) and, while
  * sockets served on both paths are watched, on their epoll set, whose
@@ -311,7 +314,7 @@ static void *
 progress_main(void *unused)
 {
 	struct fs_dev *d = fs_stk->dev;
-	long idle_ns = POLL_MIN_NS;
+	long idle_ns = POLL_MIN_NS, busy_ns = POLL_MAX_NS;
 	uint64_t seen = 0, last_rx_ns = 0, polls_after = 0;
 	int ifd;
 
@@ -329,6 +332,8 @@ progress_main(void *unused)
 		 * and a blocked progress thread would cost the holder a futex
 		 * wake-up on every unlock. */
 		if (pthread_mutex_trylock(&fs_stk->lock) == 0) {
+			/* The program polled since our last round (ours not counted). */
+			busy = fs_stk->polls != polls_after;
 			fs_stk_poll_locked();
 			/* Frames received by anyone since we last looked. */
 			if (d->rx_pkts != seen) {
@@ -343,23 +348,25 @@ progress_main(void *unused)
 			fs_tcp_trim_time_wait(now);
 			fs_pub_update(false);
 			sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;
-			busy = fs_stk->polls != polls_after;
 			polls_after = fs_stk->polls;
 			pthread_mutex_unlock(&fs_stk->lock);
 		} else {
-			sleep_ns = 1000000;
-			busy = true; /* the holder is making progress */
+			/* The holder is making progress, timers included. */
+			sleep_ns = BUSY_MAX_NS;
+			busy = true;
 		}
+		busy_ns = !busy ? POLL_MAX_NS : busy_ns * 2 > BUSY_MAX_NS ? BUSY_MAX_NS : busy_ns * 2;
 		/* TCP needs frames handled while the program is busy elsewhere
-		 * (ACKs, window updates, the peer's data): poll as for a sleeper,
-		 * unless the program's own threads polled since our last round
-		 * (then waking every 10 us would only steal their core). */
+		 * (ACKs, window updates, the peer's data, timers): a round every
+		 * 1 ms at least. While the program's own threads keep polling,
+		 * the rounds back off, doubling, to BUSY_MAX_NS: each of our
+		 * wake-ups is a timer interrupt and, on a core a spinning thread
+		 * owns, a preemption of it (the tail of a busy-polled ping-pong:
+		 * docs/benchmarks.md). The first round that finds the program
+		 * gone elsewhere comes back to 1 ms. */
 		waiting = __atomic_load_n(&fs_stk->waiters, __ATOMIC_RELAXED) != NULL;
-		if (!waiting && fs_tcp_count() != 0) {
-			waiting = !busy;
-			if (sleep_ns > POLL_MAX_NS)
-				sleep_ns = POLL_MAX_NS;
-		}
+		if (!waiting && fs_tcp_count() != 0 && sleep_ns > busy_ns)
+			sleep_ns = busy_ns;
 
 		p[0] = (struct pollfd){fs_stk->kick_fd, POLLIN, 0};
 		if (!waiting) {
