@@ -16,6 +16,7 @@
 #include <lwip/mem.h>
 #include <lwip/netif.h>
 #include <lwip/pbuf.h>
+#include <lwip/priv/tcp_priv.h>
 #include <lwip/sys.h>
 #include <lwip/tcp.h>
 #include <lwip/timeouts.h>
@@ -475,6 +476,49 @@ syn_refused(const uint8_t *b, uint16_t len)
 	return !fs_tcp_syn_admit(dst, (uint16_t)(tcp[2] << 8 | tcp[3]));
 }
 
+/* A TCP segment to our own address and MAC, unfragmented, its IPv4
+ * header verified by check_frame, from a unicast source: handed to
+ * tcp_input as ethernet_input and ip4_input would hand it (they cost about
+ * 300 instructions a segment, for checks made already). Anything else
+ * takes lwIP's way. Consumes p when it returns true. */
+uint64_t fs_tcp_direct_in;
+
+static bool
+tcp_direct(struct pbuf *p)
+{
+	const uint8_t *b = p->payload, *ip = b + SIZEOF_ETH_HDR;
+	uint32_t src, dst, self = ip4_addr_get_u32(netif_ip4_addr(&nif));
+	uint32_t bcast = self | ~ip4_addr_get_u32(netif_ip4_netmask(&nif));
+	uint16_t ihl = (uint16_t)((ip[0] & 15u) * 4), tot = (uint16_t)(ip[2] << 8 | ip[3]);
+
+	if (!is_tcp(b) || (ip[6] & 0x3f) || ip[7] || memcmp(b, nif.hwaddr, ETH_HWADDR_LEN) != 0)
+		return false;
+	memcpy(&src, ip + 12, 4);
+	memcpy(&dst, ip + 16, 4);
+	if (dst != self || self == 0 || src == bcast || src == IPADDR_BROADCAST ||
+	    ip4_addr_ismulticast((const ip4_addr_t *)&src) || src == 0)
+		return false;
+	pbuf_remove_header(p, SIZEOF_ETH_HDR);
+	if (p->tot_len > tot) /* Ethernet padding */
+		pbuf_realloc(p, tot);
+	ip_data.current_netif = &nif;
+	ip_data.current_input_netif = &nif;
+	ip_data.current_ip4_header = (const struct ip_hdr *)ip;
+	ip_data.current_ip_header_tot_len = ihl;
+	ip_addr_copy_from_ip4(ip_data.current_iphdr_src, *(const ip4_addr_t *)&src);
+	ip_addr_copy_from_ip4(ip_data.current_iphdr_dest, *(const ip4_addr_t *)&dst);
+	pbuf_remove_header(p, ihl);
+	fs_tcp_direct_in++;
+	tcp_input(p, &nif);
+	ip_data.current_netif = NULL;
+	ip_data.current_input_netif = NULL;
+	ip_data.current_ip4_header = NULL;
+	ip_data.current_ip_header_tot_len = 0;
+	ip4_addr_set_any(ip4_current_src_addr());
+	ip4_addr_set_any(ip4_current_dest_addr());
+	return true;
+}
+
 void
 fs_nif_input(struct fs_rxframe *f)
 {
@@ -519,10 +563,14 @@ fs_nif_input(struct fs_rxframe *f)
 		checked_ip = (const uint8_t *)p->payload + SIZEOF_ETH_HDR;
 	if (v == FRAME_OK_L4)
 		checked_l4 = p;
-	if (nif.input(p, &nif) != ERR_OK)
+	if (v == FRAME_OK_L4 && tcp_direct(p)) {
+		if (tcp)
+			fs_tcp_after_input();
+	} else if (nif.input(p, &nif) != ERR_OK) {
 		pbuf_free(p);
-	else if (tcp)
+	} else if (tcp) {
 		fs_tcp_after_input();
+	}
 	checked_ip = NULL;
 	checked_l4 = NULL;
 }

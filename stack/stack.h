@@ -162,6 +162,8 @@ uint8_t *fs_nif_headers(uint8_t *b, const uint8_t mac[6], uint8_t tos, uint8_t t
 			uint16_t ip_len, uint32_t src, uint32_t dst);
 /* The identification fs_nif_headers gives next. */
 extern uint16_t fs_ip_id;
+/* TCP segments received that netif.c's tcp_direct handed to tcp_input. */
+extern uint64_t fs_tcp_direct_in;
 void fs_nif_timers(void);
 /* ms until the next lwIP timer (capped). */
 uint32_t fs_nif_sleeptime(void);

@@ -323,6 +323,77 @@ take_tcp(uint8_t *b, uint16_t cap, unsigned mtu, uint16_t port)
 	return ipl - 20 - (b[46] >> 4) * 4;
 }
 
+/* Frame f (a tcp_frame of n bytes) from src instead, checksums made anew. */
+static void
+from_source(uint8_t *f, size_t n, uint32_t src)
+{
+	uint8_t *ip = f + 14, *t = ip + 20;
+	uint32_t pseudo;
+
+	memcpy(ip + 12, &src, 4);
+	memset(ip + 10, 0, 2);
+	put16(ip + 10, csum(ip, 20, 0));
+	memset(t + 16, 0, 2);
+	pseudo = (uint32_t)(ip[12] << 8 | ip[13]) + (uint32_t)(ip[14] << 8 | ip[15]) +
+		 (uint32_t)(ip[16] << 8 | ip[17]) + (uint32_t)(ip[18] << 8 | ip[19]) + 6 +
+		 (uint32_t)(n - 34);
+	put16(t + 16, csum(t, n - 34, pseudo));
+}
+
+/* Received TCP segments for us skip lwIP's Ethernet and IPv4 input
+ * (netif.c's tcp_direct) when they are unicast and unfragmented; the others
+ * take lwIP's way, which drops what the kernel drops. Ethernet padding
+ * after the IPv4 length is not data. */
+START_TEST(tcp_segments_in_by_either_path)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8100)};
+	uint8_t f[128], opt[4] = {2, 4, 5, 0xb4};
+	uint64_t d0;
+	char got[16];
+	uint32_t y;
+	int l, c, n;
+
+	a.sin_addr.s_addr = ip_of(US_IP);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 4), 0);
+	inject(f, arp_request(f));
+	ck_assert_int_gt(take(0x0806, 0), 0);
+	/* A SYN padded to Ethernet's 60-byte minimum and beyond. */
+	d0 = fs_tcp_direct_in;
+	n = (int)tcp_frame(f, 41000, 8100, 1000, 0, 0x02, 65535, opt, 4, NULL, 0);
+	memset(f + n, 0xee, 6);
+	inject(f, (size_t)n + 6);
+	n = take(0x0800, 6);
+	ck_assert_int_ge(n, 54);
+	ck_assert_int_eq(fr[47], 0x12); /* SYN-ACK */
+	ck_assert_uint_eq((uint32_t)(fr[42] << 24 | fr[43] << 16 | fr[44] << 8 | fr[45]), 1001);
+	y = seq_of(fr);
+	ck_assert_uint_eq(fs_tcp_direct_in, d0 + 1);
+	/* The handshake's ACK with 5 bytes and padding: 5 bytes arrive. */
+	n = (int)tcp_frame(f, 41000, 8100, 1001, y + 1, 0x18, 65535, NULL, 0, "hello", 5);
+	memset(f + n, 0xee, 8);
+	inject(f, (size_t)n + 8);
+	c = accept(l, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+	ck_assert_int_eq(recv(c, got, sizeof(got), 0), 5);
+	ck_assert_int_eq(memcmp(got, "hello", 5), 0);
+	ck_assert_uint_eq(fs_tcp_direct_in, d0 + 2);
+	/* From a multicast source: lwIP's IPv4 input drops it, as the kernel
+	 * does; nothing answers. */
+	n = (int)tcp_frame(f, 41001, 8100, 1000, 0, 0x02, 65535, opt, 4, NULL, 0);
+	from_source(f, (size_t)n, ip_of("224.0.0.9"));
+	inject(f, (size_t)n);
+	drain();
+	while ((n = take(0x0800, 6)) > 0) /* the ACK of "hello" may come */
+		ck_assert_int_ne(fr[36] << 8 | fr[37], 41001);
+	ck_assert_uint_eq(fs_tcp_direct_in, d0 + 2);
+	close(c);
+	close(l);
+}
+END_TEST
+
 /* TCP's MSS follows the interface's MTU as the kernel's does: with
  * FASTSOCK_MTU=9000 (_i 1) the stack's SYNs offer 8960 and a connection
  * sends segments of the smaller of that and the peer's offer; at the
@@ -889,6 +960,7 @@ make_suite(void)
 	tcase_add_test(t, icmp_echo_answered);
 	tcase_add_test(t, tcp_segments_on_the_wire);
 	tcase_add_loop_test(t, tcp_mss_follows_mtu, 0, 2);
+	tcase_add_test(t, tcp_segments_in_by_either_path);
 	tcase_add_test(t, receive_semantics);
 	tcase_add_test(t, timeouts_and_nonblock);
 	tcase_add_test(t, send_on_the_wire);
