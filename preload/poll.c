@@ -656,7 +656,8 @@ ep_collect(struct ep_set *s, struct epoll_event *evs, int max)
 
 /* Whether the kernel's report of epoll fd fd readable (as a nested member,
  * or to poll) is real: the set's kick (ep_kick) makes it readable in the
- * kernel too, which says nothing to the program. Drains the kick and asks the kernel again.
+ * kernel too, which says nothing to the program. Drains the kick and asks
+ * the kernel again.
  * (A thread sleeping in the kernel's epoll_wait on the inner set itself
  * has been woken by the kick already.) */
 static bool
