@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -164,6 +165,13 @@ uint8_t *fs_nif_headers(uint8_t *b, const uint8_t mac[6], uint8_t tos, uint8_t t
 extern uint16_t fs_ip_id;
 /* TCP segments received that netif.c's tcp_direct handed to tcp_input. */
 extern uint64_t fs_tcp_direct_in;
+/* Sends a write of len bytes (<= the MSS) from iov as one segment built
+ * directly, when the connection's state lets it out now as tcp_write and
+ * tcp_output would; false: nothing done, lwIP's way then (netif.c). */
+struct iovec;
+bool fs_nif_tcp_send(struct tcp_pcb *pcb, const struct iovec *iov, size_t iovcnt, size_t len);
+/* Segments so sent. */
+extern uint64_t fs_tcp_direct_out;
 void fs_nif_timers(void);
 /* ms until the next lwIP timer (capped). */
 uint32_t fs_nif_sleeptime(void);

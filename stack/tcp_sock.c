@@ -1583,6 +1583,15 @@ tcp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		if (t->st == T_CONNECTED) {
 			size_t room = send_room(t);
 
+			/* A write that goes out whole now, in one segment. */
+			if (!done && total <= room && !(flags & MSG_MORE) && !t->cork &&
+			    fs_nif_tcp_send(t->pcb, m->msg_iov, m->msg_iovlen, total)) {
+				done = total;
+				t->tx_bytes += done;
+				rtt_arm(t, t->pcb);
+				fs_stk_flush_locked();
+				break;
+			}
 			/* A small write in pieces (a header and a body) goes to
 			 * lwIP in one: piece by piece, lwIP sizes the first
 			 * segment's buffer for a whole MSS to append to, past

@@ -394,6 +394,82 @@ START_TEST(tcp_segments_in_by_either_path)
 }
 END_TEST
 
+/* A small write on a connection with nothing queued goes out as one
+ * segment built by netif.c's fs_nif_tcp_send, not by tcp_write and
+ * tcp_output. The segment it leaves on lwIP's unacked queue is what lwIP
+ * retransmits: the retransmission must be the same segment byte for byte
+ * (header, payload, checksum). A write Nagle holds back (one unacked
+ * segment, no TCP_NODELAY) is lwIP's, and leaves after the ACK. */
+START_TEST(tcp_small_writes_built_directly)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8200)};
+	uint8_t f[128], opt[4] = {2, 4, 5, 0xb4}, first[128];
+	uint64_t d0;
+	uint32_t y;
+	int l, c, n, len, i;
+
+	setenv("FASTSOCK_TCP_RTO_MIN_MS", "50", 1);
+	a.sin_addr.s_addr = ip_of(US_IP);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 4), 0);
+	inject(f, arp_request(f));
+	ck_assert_int_gt(take(0x0806, 0), 0);
+	inject(f, tcp_frame(f, 42000, 8200, 1000, 0, 0x02, 65535, opt, 4, NULL, 0));
+	ck_assert_int_ge(take(0x0800, 6), 54);
+	y = seq_of(fr);
+	inject(f, tcp_frame(f, 42000, 8200, 1001, y + 1, 0x10, 65535, NULL, 0, NULL, 0));
+	c = accept(l, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+
+	d0 = fs_tcp_direct_out;
+	ck_assert_int_eq(send(c, "ping", 4, 0), 4);
+	ck_assert_uint_eq(fs_tcp_direct_out, d0 + 1);
+	len = take_tcp(first, sizeof(first), 1500, 42000);
+	ck_assert_int_eq(len, 4);
+	ck_assert_int_eq(memcmp(first + 54, "ping", 4), 0);
+	ck_assert_uint_eq(seq_of(first), y + 1);
+	ck_assert_uint_eq((uint32_t)(first[42] << 24 | first[43] << 16 | first[44] << 8 | first[45]),
+			  1001);
+	ck_assert_int_eq(first[47], 0x18); /* ACK, PSH */
+	ck_assert_uint_eq(csum(first + 14, 20, 0), 0);
+	/* Not acknowledged: retransmitted from the queued segment, the same. */
+	n = take_tcp(fr, sizeof(fr), 1500, 42000);
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(memcmp(fr + 34, first + 34, 24), 0);
+	ck_assert_uint_eq(fs_tcp_direct_out, d0 + 1);
+	/* Acknowledged: the next writes go directly again, each after the
+	 * last (the neighbour cache sends the first frame of each second
+	 * lwIP's way: of three in a row, at least two). */
+	inject(f, tcp_frame(f, 42000, 8200, 1001, y + 5, 0x10, 65535, NULL, 0, NULL, 0));
+	while (take(0x0800, 6) > 0) /* the retransmission's timer may have sent more */
+		;
+	d0 = fs_tcp_direct_out;
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(send(c, "a", 1, 0), 1);
+		ck_assert_int_eq(take_tcp(fr, sizeof(fr), 1500, 42000), 1);
+		ck_assert_uint_eq(seq_of(fr), y + 5 + (uint32_t)i);
+		inject(f, tcp_frame(f, 42000, 8200, 1001, y + 6 + (uint32_t)i, 0x10, 65535, NULL, 0,
+				    NULL, 0));
+	}
+	ck_assert_uint_ge(fs_tcp_direct_out, d0 + 2);
+	/* One segment unacknowledged, Nagle on: "b" waits in lwIP for the ACK. */
+	ck_assert_int_eq(send(c, "x", 1, 0), 1);
+	ck_assert_int_eq(take_tcp(fr, sizeof(fr), 1500, 42000), 1);
+	d0 = fs_tcp_direct_out;
+	ck_assert_int_eq(send(c, "b", 1, 0), 1);
+	ck_assert_uint_eq(fs_tcp_direct_out, d0);
+	inject(f, tcp_frame(f, 42000, 8200, 1001, y + 9, 0x10, 65535, NULL, 0, NULL, 0));
+	ck_assert_int_eq(take_tcp(fr, sizeof(fr), 1500, 42000), 1);
+	ck_assert_uint_eq(seq_of(fr), y + 9);
+	ck_assert_int_eq(fr[54], 'b');
+	close(c);
+	close(l);
+	unsetenv("FASTSOCK_TCP_RTO_MIN_MS");
+}
+END_TEST
+
 /* TCP's MSS follows the interface's MTU as the kernel's does: with
  * FASTSOCK_MTU=9000 (_i 1) the stack's SYNs offer 8960 and a connection
  * sends segments of the smaller of that and the peer's offer; at the
@@ -961,6 +1037,7 @@ make_suite(void)
 	tcase_add_test(t, tcp_segments_on_the_wire);
 	tcase_add_loop_test(t, tcp_mss_follows_mtu, 0, 2);
 	tcase_add_test(t, tcp_segments_in_by_either_path);
+	tcase_add_test(t, tcp_small_writes_built_directly);
 	tcase_add_test(t, receive_semantics);
 	tcase_add_test(t, timeouts_and_nonblock);
 	tcase_add_test(t, send_on_the_wire);
