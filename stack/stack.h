@@ -172,6 +172,9 @@ struct iovec;
 bool fs_nif_tcp_send(struct tcp_pcb *pcb, const struct iovec *iov, size_t iovcnt, size_t len);
 /* Segments so sent. */
 extern uint64_t fs_tcp_direct_out;
+/* Of fs_tcp_direct_in, the in-order data segments netif.c's tcp_fast_input
+ * took instead of tcp_input. */
+extern uint64_t fs_tcp_fast_in;
 void fs_nif_timers(void);
 /* ms until the next lwIP timer (capped). */
 uint32_t fs_nif_sleeptime(void);

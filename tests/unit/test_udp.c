@@ -470,6 +470,71 @@ START_TEST(tcp_small_writes_built_directly)
 }
 END_TEST
 
+/* In-order data for an established connection takes netif.c's
+ * tcp_fast_input instead of tcp_input, with tcp_input's outcome: the data
+ * in order, the ACK it carries freeing what we sent, every second segment
+ * acknowledged at once (lwIP's delayed ACK). A segment past a hole is
+ * lwIP's, and so is the one that fills it. */
+START_TEST(tcp_in_order_data_fast)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8300)};
+	uint8_t f[128], opt[4] = {2, 4, 5, 0xb4};
+	uint64_t d0;
+	uint32_t y;
+	char got[32];
+	int l, c, v;
+
+	a.sin_addr.s_addr = ip_of(US_IP);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 4), 0);
+	inject(f, arp_request(f));
+	ck_assert_int_gt(take(0x0806, 0), 0);
+	inject(f, tcp_frame(f, 43000, 8300, 1000, 0, 0x02, 65535, opt, 4, NULL, 0));
+	ck_assert_int_ge(take(0x0800, 6), 54);
+	y = seq_of(fr);
+	inject(f, tcp_frame(f, 43000, 8300, 1001, y + 1, 0x10, 65535, NULL, 0, NULL, 0));
+	c = accept(l, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+	v = 1;
+	ck_assert_int_eq(setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)), 0);
+
+	/* Our "ping" answered by "pong", which acknowledges it. */
+	ck_assert_int_eq(send(c, "ping", 4, 0), 4);
+	ck_assert_int_eq(take_tcp(fr, sizeof(fr), 1500, 43000), 4);
+	d0 = fs_tcp_fast_in;
+	inject(f, tcp_frame(f, 43000, 8300, 1001, y + 5, 0x18, 65535, NULL, 0, "pong", 4));
+	ck_assert_uint_eq(fs_tcp_fast_in, d0 + 1);
+	ck_assert_int_eq(recv(c, got, sizeof(got), MSG_DONTWAIT), 4);
+	ck_assert_int_eq(memcmp(got, "pong", 4), 0);
+	ck_assert_int_eq(ioctl(c, TIOCOUTQ, &v), 0);
+	ck_assert_int_eq(v, 0); /* "ping" acknowledged, its segment freed */
+	/* The second segment in a row is acknowledged at once. */
+	inject(f, tcp_frame(f, 43000, 8300, 1005, y + 5, 0x10, 65535, NULL, 0, "abc", 3));
+	ck_assert_uint_eq(fs_tcp_fast_in, d0 + 2);
+	/* Already out, not after the delayed-ACK time: no kick, no wait. */
+	ck_assert_int_ge(fs_memdev_take(fr, sizeof(fr)), 54);
+	ck_assert_int_eq(fr[36] << 8 | fr[37], 43000);
+	ck_assert_int_eq(fr[47], 0x10);
+	ck_assert_uint_eq((uint32_t)(fr[42] << 24 | fr[43] << 16 | fr[44] << 8 | fr[45]), 1008);
+	/* Past a hole: lwIP's, held out of order; the filler too. */
+	inject(f, tcp_frame(f, 43000, 8300, 1011, y + 5, 0x18, 65535, NULL, 0, "ghi", 3));
+	ck_assert_uint_eq(fs_tcp_fast_in, d0 + 2);
+	inject(f, tcp_frame(f, 43000, 8300, 1008, y + 5, 0x18, 65535, NULL, 0, "def", 3));
+	ck_assert_uint_eq(fs_tcp_fast_in, d0 + 2);
+	ck_assert_int_eq(recv(c, got, sizeof(got), MSG_DONTWAIT), 9);
+	ck_assert_int_eq(memcmp(got, "abcdefghi", 9), 0);
+	/* In order again: fast again. */
+	inject(f, tcp_frame(f, 43000, 8300, 1014, y + 5, 0x18, 65535, NULL, 0, "jk", 2));
+	ck_assert_uint_eq(fs_tcp_fast_in, d0 + 3);
+	ck_assert_int_eq(recv(c, got, sizeof(got), MSG_DONTWAIT), 2);
+	ck_assert_int_eq(memcmp(got, "jk", 2), 0);
+	close(c);
+	close(l);
+}
+END_TEST
+
 /* TCP's MSS follows the interface's MTU as the kernel's does: with
  * FASTSOCK_MTU=9000 (_i 1) the stack's SYNs offer 8960 and a connection
  * sends segments of the smaller of that and the peer's offer; at the
@@ -1038,6 +1103,7 @@ make_suite(void)
 	tcase_add_loop_test(t, tcp_mss_follows_mtu, 0, 2);
 	tcase_add_test(t, tcp_segments_in_by_either_path);
 	tcase_add_test(t, tcp_small_writes_built_directly);
+	tcase_add_test(t, tcp_in_order_data_fast);
 	tcase_add_test(t, receive_semantics);
 	tcase_add_test(t, timeouts_and_nonblock);
 	tcase_add_test(t, send_on_the_wire);
