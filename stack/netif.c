@@ -496,6 +496,8 @@ uint64_t fs_tcp_direct_in;
  * true. */
 uint64_t fs_tcp_fast_in;
 
+/* Connections looked at for a segment's: each one served moves to the head
+ * of lwIP's list, so the busy ones are found first. */
 #define FAST_PCB_SCAN 8
 
 static bool
@@ -504,7 +506,7 @@ tcp_fast_input(struct pbuf *p, const uint8_t *ip, uint16_t ihl, uint16_t tot, ui
 {
 	const struct tcp_hdr *h = (const struct tcp_hdr *)(ip + ihl);
 	struct tcp_pcb *pcb, *prev = NULL;
-	uint16_t sport, dport, hf = lwip_ntohs(h->_hdrlen_rsvd_flags);
+	uint16_t sport, dport, hf = ntohs(h->_hdrlen_rsvd_flags);
 	uint32_t seq, ack, wnd, len, acked = 0;
 	unsigned n = 0;
 	err_t e;
@@ -512,8 +514,8 @@ tcp_fast_input(struct pbuf *p, const uint8_t *ip, uint16_t ihl, uint16_t tot, ui
 	if ((hf & ~TCP_PSH) != (5u << 12 | TCP_ACK) || tot < ihl + TCP_HLEN + 1u)
 		return false;
 	len = tot - ihl - TCP_HLEN;
-	sport = lwip_ntohs(h->src);
-	dport = lwip_ntohs(h->dest);
+	sport = ntohs(h->src);
+	dport = ntohs(h->dest);
 	for (pcb = tcp_active_pcbs; pcb; prev = pcb, pcb = pcb->next) {
 		if (pcb->remote_port == sport && pcb->local_port == dport &&
 		    ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)) == src &&
@@ -524,9 +526,9 @@ tcp_fast_input(struct pbuf *p, const uint8_t *ip, uint16_t ihl, uint16_t tot, ui
 	}
 	if (!pcb)
 		return false;
-	seq = lwip_ntohl(h->seqno);
-	ack = lwip_ntohl(h->ackno);
-	wnd = SND_WND_SCALE(pcb, lwip_ntohs(h->wnd));
+	seq = ntohl(h->seqno);
+	ack = ntohl(h->ackno);
+	wnd = SND_WND_SCALE(pcb, ntohs(h->wnd));
 	if (pcb->state != ESTABLISHED || seq != pcb->rcv_nxt || len > pcb->rcv_wnd ||
 	    pcb->ooseq || pcb->refused_data || !pcb->recv || wnd == 0 || pcb->persist_backoff ||
 	    (pcb->flags & (TF_RXCLOSED | TF_CLOSEPEND | TF_INFR | TF_RTO | TF_FIN)) ||
@@ -566,7 +568,7 @@ tcp_fast_input(struct pbuf *p, const uint8_t *ip, uint16_t ihl, uint16_t tot, ui
 			}
 		}
 		while (pcb->unacked &&
-		       TCP_SEQ_LEQ(lwip_ntohl(pcb->unacked->tcphdr->seqno) + TCP_TCPLEN(pcb->unacked),
+		       TCP_SEQ_LEQ(ntohl(pcb->unacked->tcphdr->seqno) + TCP_TCPLEN(pcb->unacked),
 				   ack)) {
 			struct tcp_seg *done = pcb->unacked;
 
