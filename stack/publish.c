@@ -83,6 +83,10 @@ fs_pub_update(bool force)
 	fs_pub_drops(pub->drops, &b);
 	pub->bufs_free = b.free;
 	pub->bufs_total = b.total;
+	pub->tcp_direct_in = fs_tcp_direct_in;
+	pub->tcp_fast_in = fs_tcp_fast_in;
+	pub->tcp_direct_out = fs_tcp_direct_out;
+	pub->tx_refused = fs_stk->tx_refused;
 	pub->nsocks = fs_udp_publish(pub->socks, FS_PUB_SOCKS);
 	pub->nsocks += fs_tcp_publish(pub->socks + pub->nsocks, FS_PUB_SOCKS - pub->nsocks);
 	pub->narp = fs_nif_publish_arp(pub->arp, FS_PUB_ARP);

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define FS_PUB_MAGIC 0x66737374u /* "fsst" */
-#define FS_PUB_VERSION 3u
+#define FS_PUB_VERSION 4u
 #define FS_PUB_SOCKS 256
 #define FS_PUB_ARP 32
 #define FS_PUB_PERIOD_MS 250
@@ -52,6 +52,11 @@ struct fs_pub {
 	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
 	uint64_t drops[FS_DROP_COUNT];
 	uint32_t bufs_free, bufs_total; /* device buffer pool */
+	/* TCP segments received straight into tcp_input (direct_in), of them
+	 * those the in-order fast path took (fast_in), segments sent built
+	 * directly (direct_out); frames refused by a full device queue and
+	 * kept to send again (tx_refused, not drops). */
+	uint64_t tcp_direct_in, tcp_fast_in, tcp_direct_out, tx_refused;
 	uint32_t nsocks, narp;
 	struct fs_pub_sock socks[FS_PUB_SOCKS];
 	struct fs_pub_arp arp[FS_PUB_ARP];

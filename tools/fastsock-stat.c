@@ -161,7 +161,11 @@ show_text(const struct fs_pub *p)
 	for (i = 0; i < FS_DROP_COUNT; i++)
 		printf("%s %s %llu", i ? "," : "", fs_pub_drop_name[i],
 		       (unsigned long long)p->drops[i]);
-	printf("\n  buffers: %u free of %u\n  arp:", p->bufs_free, p->bufs_total);
+	printf("\n  buffers: %u free of %u, tx refused %llu (sent again)\n", p->bufs_free,
+	       p->bufs_total, (unsigned long long)p->tx_refused);
+	printf("  tcp segments: in straight to TCP %llu (fast path %llu), out built directly %llu\n  arp:",
+	       (unsigned long long)p->tcp_direct_in, (unsigned long long)p->tcp_fast_in,
+	       (unsigned long long)p->tcp_direct_out);
 	if (!p->narp)
 		printf(" (empty)");
 	for (i = 0; i < p->narp && i < FS_PUB_ARP; i++) {
@@ -201,8 +205,11 @@ show_json(const struct fs_pub *p, int first)
 	for (i = 0; i < FS_DROP_COUNT; i++)
 		printf("%s\"%s\": %llu", i ? ", " : "", fs_pub_drop_name[i],
 		       (unsigned long long)p->drops[i]);
-	printf("}, \"buffers_free\": %u, \"buffers_total\": %u, \"arp\": [", p->bufs_free,
-	       p->bufs_total);
+	printf("}, \"buffers_free\": %u, \"buffers_total\": %u, \"tx_refused\": %llu, "
+	       "\"tcp\": {\"direct_in\": %llu, \"fast_in\": %llu, \"direct_out\": %llu}, \"arp\": [",
+	       p->bufs_free, p->bufs_total, (unsigned long long)p->tx_refused,
+	       (unsigned long long)p->tcp_direct_in, (unsigned long long)p->tcp_fast_in,
+	       (unsigned long long)p->tcp_direct_out);
 	for (i = 0; i < p->narp && i < FS_PUB_ARP; i++) {
 		inet_ntop(AF_INET, &p->arp[i].ip, ip, sizeof(ip));
 		printf("%s{\"ip\": \"%s\", \"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\"}", i ? ", " : "",
