@@ -12,6 +12,7 @@
 #include "dev.h"
 #include "sock.h"
 
+struct iovec;
 struct pbuf;
 struct tcp_pcb;
 
@@ -168,7 +169,6 @@ extern uint64_t fs_tcp_direct_in;
 /* Sends a write of len bytes (<= the MSS) from iov as one segment built
  * directly, when the connection's state lets it out now as tcp_write and
  * tcp_output would; false: nothing done, lwIP's way then (netif.c). */
-struct iovec;
 bool fs_nif_tcp_send(struct tcp_pcb *pcb, const struct iovec *iov, size_t iovcnt, size_t len);
 /* Segments so sent. */
 extern uint64_t fs_tcp_direct_out;
