@@ -485,11 +485,14 @@ report(void)
 	for (i = 0; i < FS_DROP_COUNT && off < sizeof(drops); i++)
 		off += (size_t)snprintf(drops + off, sizeof(drops) - off, "%s%s %llu", i ? ", " : "",
 					fs_pub_drop_name[i], (unsigned long long)v[i]);
+	/* Drops last: scripts read everything after "drops: " as drops. */
 	FS_INFO("rx %llu pkts %llu bytes, tx %llu pkts %llu bytes (%llu refused while the device "
-		"queue was full); drops: %s",
+		"queue was full); tcp segments: in straight to TCP %llu (fast path %llu), out built "
+		"directly %llu; drops: %s",
 		(unsigned long long)d->rx_pkts, (unsigned long long)d->rx_bytes,
 		(unsigned long long)d->tx_pkts, (unsigned long long)d->tx_bytes,
-		(unsigned long long)fs_stk->tx_refused, drops);
+		(unsigned long long)fs_stk->tx_refused, (unsigned long long)fs_tcp_direct_in,
+		(unsigned long long)fs_tcp_fast_in, (unsigned long long)fs_tcp_direct_out, drops);
 }
 
 /* At exit, as the kernel when a process ends: its connections are closed
