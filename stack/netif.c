@@ -779,6 +779,12 @@ static struct neigh {
 } neigh[NEIGH_SLOTS];
 static uint32_t neigh_epoch = 1; /* seconds; fs_nif_timers advances it */
 
+static uint32_t
+epoch_now(void)
+{
+	return (uint32_t)(fs_now_ns() / 1000000000u) + 1;
+}
+
 uint16_t fs_ip_id;
 
 uint8_t *
@@ -1039,7 +1045,7 @@ fs_nif_init(struct fs_dev *d, const struct fs_config *c)
 	ip4_addr_t ip, mask, gw;
 
 	dev = d;
-	neigh_epoch = (uint32_t)(fs_now_ns() / 1000000000u) + 1; /* as fs_nif_timers sets it */
+	neigh_epoch = epoch_now();
 	hold_max = c->mbufs / 2;
 	mss_max = dev->mtu - 40 > TCP_MSS ? (uint16_t)(dev->mtu - 40) : 0;
 	lwip_init_seeded();
@@ -1058,7 +1064,7 @@ void
 fs_nif_timers(void)
 {
 	sys_check_timeouts();
-	neigh_epoch = (uint32_t)(fs_now_ns() / 1000000000u) + 1;
+	neigh_epoch = epoch_now();
 }
 
 uint32_t

@@ -394,6 +394,32 @@ START_TEST(tcp_segments_in_by_either_path)
 }
 END_TEST
 
+/* A connection the peer (from pport, ISN 1000) opened to a listener of
+ * ours on port, through the handshake: the accepted fd; *l the listener,
+ * *y our ISN. */
+static int
+accepted(uint16_t port, uint16_t pport, int *l, uint32_t *y)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	uint8_t f[128], opt[4] = {2, 4, 5, 0xb4};
+	int c;
+
+	a.sin_addr.s_addr = ip_of(US_IP);
+	*l = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(*l, 0);
+	ck_assert_int_eq(bind(*l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(*l, 4), 0);
+	inject(f, arp_request(f));
+	ck_assert_int_gt(take(0x0806, 0), 0);
+	inject(f, tcp_frame(f, pport, port, 1000, 0, 0x02, 65535, opt, 4, NULL, 0));
+	ck_assert_int_ge(take(0x0800, 6), 54);
+	*y = seq_of(fr);
+	inject(f, tcp_frame(f, pport, port, 1001, *y + 1, 0x10, 65535, NULL, 0, NULL, 0));
+	c = accept(*l, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+	return c;
+}
+
 /* A small write on a connection with nothing queued goes out as one
  * segment built by netif.c's fs_nif_tcp_send, not by tcp_write and
  * tcp_output. The segment it leaves on lwIP's unacked queue is what lwIP
@@ -402,26 +428,13 @@ END_TEST
  * segment, no TCP_NODELAY) is lwIP's, and leaves after the ACK. */
 START_TEST(tcp_small_writes_built_directly)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8200)};
-	uint8_t f[128], opt[4] = {2, 4, 5, 0xb4}, first[128];
+	uint8_t f[128], first[128];
 	uint64_t d0;
 	uint32_t y;
 	int l, c, n, len, i;
 
 	setenv("FASTSOCK_TCP_RTO_MIN_MS", "50", 1);
-	a.sin_addr.s_addr = ip_of(US_IP);
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(l, 0);
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(l, 4), 0);
-	inject(f, arp_request(f));
-	ck_assert_int_gt(take(0x0806, 0), 0);
-	inject(f, tcp_frame(f, 42000, 8200, 1000, 0, 0x02, 65535, opt, 4, NULL, 0));
-	ck_assert_int_ge(take(0x0800, 6), 54);
-	y = seq_of(fr);
-	inject(f, tcp_frame(f, 42000, 8200, 1001, y + 1, 0x10, 65535, NULL, 0, NULL, 0));
-	c = accept(l, NULL, NULL);
-	ck_assert_int_ge(c, 0);
+	c = accepted(8200, 42000, &l, &y);
 
 	d0 = fs_tcp_direct_out;
 	ck_assert_int_eq(send(c, "ping", 4, 0), 4);
@@ -477,26 +490,13 @@ END_TEST
  * lwIP's, and so is the one that fills it. */
 START_TEST(tcp_in_order_data_fast)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8300)};
-	uint8_t f[128], opt[4] = {2, 4, 5, 0xb4};
+	uint8_t f[128];
 	uint64_t d0;
 	uint32_t y;
 	char got[32];
 	int l, c, v;
 
-	a.sin_addr.s_addr = ip_of(US_IP);
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(l, 0);
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(l, 4), 0);
-	inject(f, arp_request(f));
-	ck_assert_int_gt(take(0x0806, 0), 0);
-	inject(f, tcp_frame(f, 43000, 8300, 1000, 0, 0x02, 65535, opt, 4, NULL, 0));
-	ck_assert_int_ge(take(0x0800, 6), 54);
-	y = seq_of(fr);
-	inject(f, tcp_frame(f, 43000, 8300, 1001, y + 1, 0x10, 65535, NULL, 0, NULL, 0));
-	c = accept(l, NULL, NULL);
-	ck_assert_int_ge(c, 0);
+	c = accepted(8300, 43000, &l, &y);
 	v = 1;
 	ck_assert_int_eq(setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)), 0);
 
