@@ -149,10 +149,6 @@ void fs_nif_input(struct fs_rxframe *f);
  * nobody else holds goes straight back to the device, anything else to
  * lwIP under the lock. */
 void fs_nif_pbuf_release(struct pbuf *p);
-/* A TCP connection just established takes the MSS of the interface's MTU
- * when the peer's SYN offered one as large (netif.c): Debian's lwIP keeps
- * 1460 otherwise. Under the lock. */
-void fs_nif_tcp_mss(struct tcp_pcb *pcb);
 /* The MAC of the next hop to dst (a unicast address, not ours) for a direct
  * send path, if the cache holds it for this second; false: send this frame
  * lwIP's way (see netif.c). */
@@ -164,6 +160,9 @@ uint8_t *fs_nif_headers(uint8_t *b, const uint8_t mac[6], uint8_t tos, uint8_t t
 			uint16_t ip_len, uint32_t src, uint32_t dst);
 /* The identification fs_nif_headers gives next. */
 extern uint16_t fs_ip_id;
+/* Packets lwIP built that nif_output wrote straight into a device buffer
+ * (neighbour cached), not through etharp_output. */
+extern uint64_t fs_nif_out_direct;
 /* TCP segments received that netif.c's tcp_direct handed to tcp_input. */
 extern uint64_t fs_tcp_direct_in;
 /* Sends a write of len bytes (<= the MSS) from iov as one segment built

@@ -30,6 +30,7 @@
 
 #include "dual.h"
 #include "log.h"
+#include "lwip_pin.h"
 #include "publish.h"
 #include "sock.h"
 #include "sockutil.h"
@@ -659,7 +660,6 @@ on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 	if (pcb->nrtx) /* Karn: the SYN was sent again (lwIP resets nrtx later) */
 		t->rtt_timing = false;
 	rtt_sample(t, pcb); /* the handshake's, as Linux's first */
-	fs_nif_tcp_mss(pcb);
 	if (t->rcv_limit && t->rcv_limit < pcb->rcv_wnd)
 		pcb->rcv_wnd = t->rcv_limit;
 	bump(t);
@@ -716,7 +716,6 @@ on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	c->rcv_limit = l->rcv_limit;
 	if (c->rcv_limit && c->rcv_limit < pcb->rcv_wnd)
 		pcb->rcv_wnd = c->rcv_limit;
-	fs_nif_tcp_mss(pcb);
 	set_callbacks(c);
 	apply_opts(c);
 	if (l->aq_tail)
