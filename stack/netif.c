@@ -609,7 +609,7 @@ static struct neigh {
 	uint32_t epoch;
 	uint8_t mac[6];
 } neigh[NEIGH_SLOTS];
-static uint32_t neigh_epoch = 1; /* seconds; fs_nif_timers advances it */
+uint32_t fs_nif_neigh_epoch = 1; /* seconds; fs_nif_timers advances it */
 
 static uint32_t
 epoch_now(void)
@@ -658,7 +658,7 @@ fs_nif_neigh(uint32_t dst, uint8_t mac[6])
 	ip4_addr_t a;
 	uint32_t hop;
 
-	if (fs_likely(e->ip == dst && e->epoch == neigh_epoch)) {
+	if (fs_likely(e->ip == dst && e->epoch == fs_nif_neigh_epoch)) {
 		memcpy(mac, e->mac, 6);
 		return true;
 	}
@@ -667,7 +667,7 @@ fs_nif_neigh(uint32_t dst, uint8_t mac[6])
 	ip4_addr_set_u32(&a, hop);
 	if (etharp_find_addr(&nif, &a, &eth, &ipr) >= 0) {
 		e->ip = dst;
-		e->epoch = neigh_epoch;
+		e->epoch = fs_nif_neigh_epoch;
 		memcpy(e->mac, eth->addr, 6);
 	}
 	return false;
@@ -847,7 +847,7 @@ fs_nif_init(struct fs_dev *d, const struct fs_config *c)
 	ip4_addr_t ip, mask, gw;
 
 	dev = d;
-	neigh_epoch = epoch_now();
+	fs_nif_neigh_epoch = epoch_now();
 	hold_max = c->mbufs / 2;
 	rand_state = fs_now_ns() ^ ((uint64_t)getpid() << 20) ^ 0x9e3779b97f4a7c15ull;
 	lwip_init();
@@ -866,7 +866,7 @@ void
 fs_nif_timers(void)
 {
 	sys_check_timeouts();
-	neigh_epoch = epoch_now();
+	fs_nif_neigh_epoch = epoch_now();
 }
 
 uint32_t

@@ -153,6 +153,9 @@ void fs_nif_pbuf_release(struct pbuf *p);
  * send path, if the cache holds it for this second; false: send this frame
  * lwIP's way (see netif.c). */
 bool fs_nif_neigh(uint32_t dst, uint8_t mac[6]);
+/* The second the neighbour cache serves (its entries of other seconds are
+ * stale); fs_nif_timers advances it. */
+extern uint32_t fs_nif_neigh_epoch;
 /* The direct send paths' Ethernet and IPv4 headers at b, as lwIP writes
  * them (no options, no DF, the next identification): to mac, ip_len bytes
  * of IPv4 from src to dst (network order). Returns the IPv4 header. */

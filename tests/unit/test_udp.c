@@ -73,6 +73,15 @@ drain(void)
 	pthread_mutex_unlock(&fs_stk->lock);
 }
 
+/* inject's work for a caller that holds fs_stk->lock. */
+static void
+inject_locked(const uint8_t *f, size_t len)
+{
+	ck_assert_int_eq(fs_memdev_inject(f, (uint16_t)len), 0);
+	while (fs_memdev_rx_pending())
+		fs_stk_poll_locked();
+}
+
 static void
 inject(const uint8_t *f, size_t len)
 {
@@ -242,6 +251,7 @@ START_TEST(tcp_segments_on_the_wire)
 	struct sockaddr_in to = {.sin_family = AF_INET};
 	int udp = bound(5000), fd[4], i, n;
 	uint64_t d0 = fs_nif_out_direct;
+	uint32_t e0 = fs_nif_neigh_epoch;
 	uint32_t ip, pseudo;
 
 	to.sin_addr.s_addr = ip_of(PEER_IP);
@@ -272,8 +282,9 @@ START_TEST(tcp_segments_on_the_wire)
 			 (uint32_t)(n - 34);
 		ck_assert_uint_eq(csum(fr + 34, (size_t)(n - 34), pseudo), 0);
 	}
-	/* At least three went the direct way. */
-	ck_assert_uint_ge(fs_nif_out_direct - d0, 3);
+	/* At least three went the direct way: all but the first, and but
+	 * the first after each new second of the cache (a slow run's). */
+	ck_assert_uint_ge(fs_nif_out_direct - d0 + (fs_nif_neigh_epoch - e0), 3);
 	for (i = 0; i < 4; i++)
 		close(fd[i]);
 	close(udp);
@@ -501,27 +512,32 @@ START_TEST(tcp_in_order_data_fast)
 	ck_assert_int_eq(send(c, "ping", 4, 0), 4);
 	ck_assert_int_eq(take_tcp(fr, sizeof(fr), 1500, 43000), 4);
 	d0 = fs_tcp_fast_in;
-	inject(f, tcp_frame(f, 43000, 8300, 1001, y + 5, 0x18, 65535, NULL, 0, "pong", 4));
+	/* "pong", then "abc", the second segment in a row, acknowledged at
+	 * once. Both go in under one hold of the lock, so that the 1 ms
+	 * delayed-ACK timer cannot answer "pong" alone first, however slow
+	 * the run (valgrind). */
+	pthread_mutex_lock(&fs_stk->lock);
+	inject_locked(f, tcp_frame(f, 43000, 8300, 1001, y + 5, 0x18, 65535, NULL, 0, "pong", 4));
 	ck_assert_uint_eq(fs_tcp_fast_in, d0 + 1);
-	ck_assert_int_eq(recv(c, got, sizeof(got), MSG_DONTWAIT), 4);
-	ck_assert_int_eq(memcmp(got, "pong", 4), 0);
-	ck_assert_int_eq(ioctl(c, TIOCOUTQ, &v), 0);
-	ck_assert_int_eq(v, 0); /* "ping" acknowledged, its segment freed */
-	/* The second segment in a row is acknowledged at once. */
-	inject(f, tcp_frame(f, 43000, 8300, 1005, y + 5, 0x10, 65535, NULL, 0, "abc", 3));
+	inject_locked(f, tcp_frame(f, 43000, 8300, 1005, y + 5, 0x10, 65535, NULL, 0, "abc", 3));
+	pthread_mutex_unlock(&fs_stk->lock);
 	ck_assert_uint_eq(fs_tcp_fast_in, d0 + 2);
 	/* Already out, not after the delayed-ACK time: no kick, no wait. */
 	ck_assert_int_ge(fs_memdev_take(fr, sizeof(fr)), 54);
 	ck_assert_int_eq(fr[36] << 8 | fr[37], 43000);
 	ck_assert_int_eq(fr[47], 0x10);
 	ck_assert_uint_eq((uint32_t)(fr[42] << 24 | fr[43] << 16 | fr[44] << 8 | fr[45]), 1008);
+	ck_assert_int_eq(recv(c, got, sizeof(got), MSG_DONTWAIT), 7);
+	ck_assert_int_eq(memcmp(got, "pongabc", 7), 0);
+	ck_assert_int_eq(ioctl(c, TIOCOUTQ, &v), 0);
+	ck_assert_int_eq(v, 0); /* "ping" acknowledged, its segment freed */
 	/* Past a hole: lwIP's, held out of order; the filler too. */
 	inject(f, tcp_frame(f, 43000, 8300, 1011, y + 5, 0x18, 65535, NULL, 0, "ghi", 3));
 	ck_assert_uint_eq(fs_tcp_fast_in, d0 + 2);
 	inject(f, tcp_frame(f, 43000, 8300, 1008, y + 5, 0x18, 65535, NULL, 0, "def", 3));
 	ck_assert_uint_eq(fs_tcp_fast_in, d0 + 2);
-	ck_assert_int_eq(recv(c, got, sizeof(got), MSG_DONTWAIT), 9);
-	ck_assert_int_eq(memcmp(got, "abcdefghi", 9), 0);
+	ck_assert_int_eq(recv(c, got, sizeof(got), MSG_DONTWAIT), 6);
+	ck_assert_int_eq(memcmp(got, "defghi", 6), 0);
 	/* In order again: fast again. */
 	inject(f, tcp_frame(f, 43000, 8300, 1014, y + 5, 0x18, 65535, NULL, 0, "jk", 2));
 	ck_assert_uint_eq(fs_tcp_fast_in, d0 + 3);
