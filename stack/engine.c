@@ -79,6 +79,7 @@ fs_stk_poll_locked(void)
 	n = d->ops->rx(d, f, (uint16_t)fs_stk->cfg.rx_burst);
 	for (i = 0; i < n; i++)
 		fs_nif_input(&f[i]);
+	n += fs_nif_loop();
 	/* lwIP's timers read the clock: every 256th round is often enough
 	 * for a busy thread; the progress thread keeps them on time. */
 	if ((++fs_stk->polls & 255) == 0)

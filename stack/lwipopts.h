@@ -31,7 +31,17 @@
 #define LWIP_DNS 0
 #define IP_FORWARD 0
 #define LWIP_STATS 0
-#define LWIP_NETIF_LOOPBACK 0
+
+/* Packets to our own address go round through the netif's loop queue,
+ * which the progress loop empties (fs_nif_loop): TCP to ourselves works
+ * as on the kernel. */
+#define LWIP_NETIF_LOOPBACK 1
+
+/* Fragments: a whole 64 KiB datagram both ways, as the kernel sends and
+ * reassembles it (45 fragments at MTU 1500), several at a time. */
+#define IP_FRAG 1
+#define IP_REASSEMBLY 1
+#define IP_REASS_MAX_PBUFS 256
 
 /* Memory: the stack's size-class heap (netif.c) for pbufs, and for pools
  * as well, so that nothing is sized at build time (pools would be). */
@@ -80,10 +90,16 @@ uint32_t fs_nif_rand(void);
 /* Room for a full send buffer of 1460-byte segments (MTU 1500), 4 times
  * over (lwIP's default divides by TCP_MSS). */
 #define TCP_SND_QUEUELEN ((4 * TCP_SND_BUF + 1459) / 1460)
-#define TCP_WND 0xFFFF
+/* The receive window: as much as a socket holds by default (tcp_sock.c
+ * RCV_CAP_DEFAULT, 4 MiB; Linux's autotuning goes to 6 MiB), scaled by
+ * 2^7 so that it fits the header's 16 bits, as Linux's scale 7 does. */
 #define LWIP_WND_SCALE 1
-#define TCP_RCV_SCALE 1
-#define TCP_SND_BUF TCP_WND
+#define TCP_RCV_SCALE 7
+#define TCP_WND (4u << 20)
+/* Bytes queued and in flight per connection (SO_SNDBUF lowers it per
+ * socket). 1 MiB broke tcp_sock.c's RTT sampling (TCP_INFO's rtt 0 in
+ * memif tcp-behaviour): 64 KiB until that is understood. */
+#define TCP_SND_BUF 0xFFFF
 /* Read only by lwIP's socket layer, which we do not build; its sanity
  * check wants it 4 MSS below 64 KiB. */
 #define TCP_SNDLOWAT 16384

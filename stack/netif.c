@@ -230,7 +230,7 @@ fs_nif_pbuf_release(struct pbuf *p)
 enum verdict { FRAME_OK, FRAME_OK_IP, FRAME_OK_L4, FRAME_BAD, FRAME_BAD_CSUM };
 
 /* Checks what lwIP would drop without telling anyone (its statistics are
- * compiled out in Debian's build), so that the drop can be counted: an
+ * compiled out: LWIP_STATS 0), so that the drop can be counted: an
  * IPv4 header that is truncated or inconsistent, a bad header checksum, a
  * UDP datagram whose length or checksum is wrong, a TCP segment whose
  * checksum is wrong. Other ethertypes pass. */
@@ -315,7 +315,7 @@ uint64_t fs_tcp_direct_in;
  * unusual about it or the connection (header prediction, RFC 1323's
  * "fast path"): what tcp_input and tcp_receive would do for it, done in
  * a few tests and stores (they took about 1,000 instructions a segment).
- * The segment: no options (Debian's lwIP negotiates no timestamps or
+ * The segment: no options (our lwIP build negotiates no timestamps or
  * SACK), ACK with or without PSH, data, exactly at rcv_nxt and inside the
  * window, an ACK between lastack and snd_nxt, a window that is not zero.
  * The connection: ESTABLISHED, nothing out of order, refused or pending
@@ -711,7 +711,7 @@ nif_output(struct netif *n, struct pbuf *p, const ip4_addr_t *dest)
  * queued unsent, its window and Nagle letting the whole write out in one
  * segment now, its neighbour cached. The segment is lwIP's in every way
  * that matters after it leaves: the same header tcp_output_segment writes
- * (ACK and PSH, no options: Debian's lwIP sends no timestamps or SACK),
+ * (ACK and PSH, no options: our lwIP build sends no timestamps or SACK),
  * the same pcb fields moved, and a tcp_seg on the unacked queue with its
  * payload's checksum, from which lwIP retransmits, splits and frees it.
  * Returns false, having changed nothing, whenever any of it does not hold:
@@ -860,6 +860,17 @@ fs_nif_init(struct fs_dev *d, const struct fs_config *c)
 	netif_set_up(&nif);
 	netif_set_link_up(&nif);
 	return 0;
+}
+
+bool
+fs_nif_loop(void)
+{
+	if (fs_likely(!nif.loop_first))
+		return false;
+	/* Our own packets: their checksums are ours, nothing to verify. */
+	NETIF_SET_CHECKSUM_CTRL(&nif, NIF_GEN);
+	netif_poll(&nif);
+	return true;
 }
 
 void

@@ -145,6 +145,9 @@ unsigned fs_nif_publish_arp(struct fs_pub_arp *a, unsigned max);
 /* lwIP glue (netif.c). */
 int fs_nif_init(struct fs_dev *dev, const struct fs_config *c);
 void fs_nif_input(struct fs_rxframe *f);
+/* Delivers what lwIP sent to our own address (its loop queue); true if
+ * there was any. Under the lock. */
+bool fs_nif_loop(void);
 /* Frees a received pbuf without holding fs_stk->lock: a zero-copy buffer
  * nobody else holds goes straight back to the device, anything else to
  * lwIP under the lock. */

@@ -549,11 +549,23 @@ sock_alloc(int kfd, bool nonblock)
 
 /* What the socket may hold, queued plus the window it offers: SO_RCVBUF's
  * share when the program set it, else as much as Linux's receive buffer
- * autotuning grows to. lwIP's own window (64 KiB in Debian's build) is
+ * autotuning grows to. lwIP's own window (TCP_WND, lwipopts.h) is
  * given back as data arrives, not as the program reads: a program that
  * reads late (or writes before it reads, as an echo client does) sees
  * the kernel's buffering, not lwIP's. */
 #define RCV_CAP_DEFAULT (4u << 20)
+
+/* tcp_recved for any length (it takes a u16_t). Under the lock. */
+static void
+recved(struct tcp_pcb *pcb, size_t n)
+{
+	while (n) {
+		u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
+
+		tcp_recved(pcb, k);
+		n -= k;
+	}
+}
 
 /* Gives window back to the peer for bytes lwIP handed us. Under the lock. */
 static bool
@@ -572,12 +584,7 @@ credit(struct fs_tcp *t)
 	if (give > t->owed)
 		give = t->owed;
 	t->owed -= give;
-	while (give) {
-		u16_t k = give > 0xffff ? 0xffff : (u16_t)give;
-
-		tcp_recved(t->pcb, k);
-		give -= k;
-	}
+	recved(t->pcb, give);
 	return true;
 }
 
@@ -1017,12 +1024,6 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	}
 	if (!routable(sin->sin_addr.s_addr)) {
 		pthread_mutex_unlock(&fs_stk->lock);
-		return -ENETUNREACH;
-	}
-	if (sin->sin_addr.s_addr == fs_stk->cfg.ip) {
-		/* lwIP's loopback needs the tcpip thread we do not run. */
-		pthread_mutex_unlock(&fs_stk->lock);
-		FS_WARN("TCP connect to the stack's own address is not supported");
 		return -ENETUNREACH;
 	}
 	ip_addr_set_ip4_u32_val(ip, sin->sin_addr.s_addr);
@@ -1755,7 +1756,7 @@ release(struct fs_tcp *t)
 	}
 	/* lwIP resets when it thinks data went unread: give it all back. */
 	if (pcb->rcv_wnd < TCP_WND_MAX(pcb))
-		tcp_recved(pcb, (u16_t)(TCP_WND_MAX(pcb) - pcb->rcv_wnd));
+		recved(pcb, TCP_WND_MAX(pcb) - pcb->rcv_wnd);
 	if (tcp_close(pcb) != ERR_OK)
 		tcp_abort(pcb);
 }

@@ -617,7 +617,7 @@ arp_ready(void *hop)
 }
 
 /* lwIP holds at most this many datagrams per unresolved neighbour and
- * silently drops older ones beyond it (ARP_QUEUE_LEN in Debian's build). */
+ * silently drops older ones beyond it (ARP_QUEUE_LEN, lwipopts.h). */
 #define ARP_QUEUE 10
 /* A sender waiting for device room sleeps at most this long at a time:
  * memif tells nobody when its ring drains. */

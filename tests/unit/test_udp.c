@@ -1102,6 +1102,117 @@ START_TEST(epoll_blocked_in_kernel_sees_claim)
 }
 END_TEST
 
+/* A datagram of 65,507 bytes, the largest IPv4 carries, goes out as 45
+ * fragments and comes in from 45, as the kernel sends and delivers it:
+ * lwIP fragments on the way out and reassembles on the way in (its build
+ * options allow a whole 64 KiB datagram). */
+START_TEST(largest_datagram_both_ways)
+{
+	enum { N = 65507 };
+	static uint8_t data[N], got[N + 1], whole[14 + 20 + 8 + N], f[1600], back[8 + N];
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(6000)};
+	int fd = bound(5000), n, frags = 0;
+	size_t off, k, seen = 0;
+	bool last = false;
+	uint8_t *ip;
+
+	for (off = 0; off < N; off++)
+		data[off] = (uint8_t)(off * 13 + 1);
+	/* In: the peer's datagram, cut as the kernel cuts it at MTU 1500. */
+	udp_frame(whole, ip_of(PEER_IP), ip_of(US_IP), 6000, 5000, data, N);
+	for (off = 0; off < 8 + N; off += k) {
+		k = 8 + N - off > 1480 ? 1480 : 8 + N - off;
+		eth(f, us_mac, peer_mac, 0x0800);
+		ipv4(f + 14, 17, ip_of(PEER_IP), ip_of(US_IP), k);
+		f[14 + 4] = 0x12; /* identification */
+		f[14 + 6] = (uint8_t)((off / 8) >> 8 | (off + k < 8 + N ? 0x20 : 0));
+		f[14 + 7] = (uint8_t)(off / 8);
+		f[14 + 10] = f[14 + 11] = 0;
+		n = csum(f + 14, 20, 0);
+		f[14 + 10] = (uint8_t)(n >> 8);
+		f[14 + 11] = (uint8_t)n;
+		memcpy(f + 34, whole + 34 + off, k);
+		inject(f, 34 + k);
+	}
+	ck_assert_int_eq(recv(fd, got, sizeof(got), MSG_DONTWAIT), N);
+	ck_assert_int_eq(memcmp(got, data, N), 0);
+	/* Out: every fragment of ours, put together by its offset. */
+	to.sin_addr.s_addr = ip_of(PEER_IP);
+	ck_assert_int_eq(sendto(fd, data, N, 0, (struct sockaddr *)&to, sizeof(to)), N);
+	while (!last && (n = take(0x0800, 17)) > 0) {
+		ip = fr + 14;
+		off = (size_t)((ip[6] & 0x1f) << 8 | ip[7]) * 8;
+		k = (size_t)(ip[2] << 8 | ip[3]) - 20;
+		ck_assert_uint_eq(csum(ip, 20, 0), 0);
+		ck_assert_uint_le(off + k, sizeof(back));
+		memcpy(back + off, ip + 20, k);
+		seen += k;
+		last = !(ip[6] & 0x20);
+		frags++;
+	}
+	ck_assert(last);
+	ck_assert_int_eq(frags, 45);
+	ck_assert_uint_eq(seen, 8 + N);
+	ck_assert_int_eq(back[4] << 8 | back[5], 8 + N);
+	if (back[6] | back[7]) { /* 0: no checksum, as on a lossless link */
+		uint32_t a = ip_of(US_IP), b = ip_of(PEER_IP), pseudo;
+
+		pseudo = (ntohl(a) >> 16) + (ntohl(a) & 0xffff) + (ntohl(b) >> 16) +
+			 (ntohl(b) & 0xffff) + 17 + 8 + N;
+		ck_assert_uint_eq(csum(back, 8 + N, pseudo), 0);
+	}
+	ck_assert_int_eq(memcmp(back + 8, data, N), 0);
+	close(fd);
+}
+END_TEST
+
+/* TCP to our own address goes round lwIP's loop queue, which the progress
+ * loop empties, as the kernel's loopback carries it: a blocking connect
+ * succeeds, the connection is accepted with the connecting socket's name
+ * as its peer, 100,000 bytes go each way, and a close is the other end's
+ * EOF. */
+START_TEST(tcp_to_own_address)
+{
+	static char out[100000], in[100000];
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8200)}, cn, pn;
+	socklen_t sl = sizeof(cn), pl = sizeof(pn);
+	int l, c, s, dir;
+	size_t i, got;
+	ssize_t n;
+
+	a.sin_addr.s_addr = ip_of(US_IP);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 4), 0);
+	ck_assert_ptr_nonnull(fs_fdt_get(l));
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_ptr_nonnull(fs_fdt_get(c));
+	s = accept(l, (struct sockaddr *)&pn, &pl);
+	ck_assert_int_ge(s, 0);
+	ck_assert_int_eq(getsockname(c, (struct sockaddr *)&cn, &sl), 0);
+	ck_assert_uint_eq(pn.sin_addr.s_addr, ip_of(US_IP));
+	ck_assert_uint_eq(pn.sin_port, cn.sin_port);
+	for (i = 0; i < sizeof(out); i++)
+		out[i] = (char)(i * 7 + 3);
+	for (dir = 0; dir < 2; dir++) {
+		int from = dir ? s : c, to = dir ? c : s;
+
+		ck_assert_int_eq(send(from, out, sizeof(out), 0), (ssize_t)sizeof(out));
+		memset(in, 0, sizeof(in));
+		for (got = 0; got < sizeof(in); got += (size_t)n) {
+			n = recv(to, in + got, sizeof(in) - got, 0);
+			ck_assert_int_gt(n, 0);
+		}
+		ck_assert_int_eq(memcmp(in, out, sizeof(out)), 0);
+	}
+	close(c);
+	ck_assert_int_eq(recv(s, in, sizeof(in), 0), 0);
+	close(s);
+	close(l);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -1121,6 +1232,8 @@ make_suite(void)
 	tcase_add_test(t, timeouts_and_nonblock);
 	tcase_add_test(t, send_on_the_wire);
 	tcase_add_test(t, sizes);
+	tcase_add_test(t, largest_datagram_both_ways);
+	tcase_add_test(t, tcp_to_own_address);
 	tcase_add_test(t, unknown_port_gets_icmp);
 	tcase_add_test(t, bad_frames_counted);
 	tcase_add_test(t, full_queue_drops_counted);
