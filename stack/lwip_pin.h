@@ -27,11 +27,11 @@
 #if !LWIP_WND_SCALE
 #error "tcp_sock.c and the fast paths scale windows with RCV_WND_SCALE and SND_WND_SCALE"
 #endif
-#if LWIP_TCP_TIMESTAMPS
-#error "the fast paths build and accept segments without options (no timestamps)"
+#if !LWIP_TCP_TIMESTAMPS
+#error "the fast paths read and write the timestamp option (pcb->ts_recent, ts_lastacksent)"
 #endif
-#if LWIP_TCP_SACK_OUT
-#error "fs_nif_tcp_send's segments carry no SACK blocks"
+#if !LWIP_TCP_SACK_OUT
+#error "TCP_INFO reports TF_SACK; the fast paths leave SACK state to lwIP (segments with ooseq take its way)"
 #endif
 #if !LWIP_CHECKSUM_CTRL_PER_NETIF
 #error "fs_nif_input switches lwIP's checksum checks per frame"

@@ -337,15 +337,25 @@ tcp_fast_input(struct pbuf *p, const uint8_t *ip, uint16_t ihl, uint16_t tot, ui
 	       uint32_t dst)
 {
 	const struct tcp_hdr *h = (const struct tcp_hdr *)(ip + ihl);
+	const uint8_t *o = (const uint8_t *)(h + 1);
 	struct tcp_pcb *pcb, *prev = NULL;
-	uint16_t sport, dport, hf = ntohs(h->_hdrlen_rsvd_flags);
-	uint32_t seq, ack, wnd, len, acked = 0;
+	uint16_t sport, dport, hf = ntohs(h->_hdrlen_rsvd_flags), hlen = (uint16_t)(hf >> 12) * 4;
+	uint32_t seq, ack, wnd, len, acked = 0, tsval = 0;
 	unsigned n = 0;
+	bool ts;
 	err_t e;
 
-	if ((hf & ~TCP_PSH) != (5u << 12 | TCP_ACK) || tot < ihl + TCP_HLEN + 1u)
+	/* No options, or only the timestamp in the layout every stack sends
+	 * (two NOPs first, RFC 7323's appendix A). */
+	if ((hf & 0x0fffu & ~TCP_PSH) != TCP_ACK || tot < ihl + hlen + 1u)
 		return false;
-	len = tot - ihl - TCP_HLEN;
+	if (hlen == TCP_HLEN)
+		ts = false;
+	else if (hlen == TCP_HLEN + LWIP_TCP_OPT_LEN_TS_OUT && o[0] == 1 && o[1] == 1 && o[2] == 8 && o[3] == 10)
+		ts = true;
+	else
+		return false;
+	len = tot - ihl - hlen;
 	sport = ntohs(h->src);
 	dport = ntohs(h->dest);
 	for (pcb = tcp_active_pcbs; pcb; prev = pcb, pcb = pcb->next) {
@@ -362,6 +372,7 @@ tcp_fast_input(struct pbuf *p, const uint8_t *ip, uint16_t ihl, uint16_t tot, ui
 	ack = ntohl(h->ackno);
 	wnd = SND_WND_SCALE(pcb, ntohs(h->wnd));
 	if (pcb->state != ESTABLISHED || seq != pcb->rcv_nxt || len > pcb->rcv_wnd ||
+	    ts != !!(pcb->flags & TF_TIMESTAMP) ||
 	    pcb->ooseq || pcb->refused_data || !pcb->recv || wnd == 0 || pcb->persist_backoff ||
 	    (pcb->flags & (TF_RXCLOSED | TF_CLOSEPEND | TF_INFR | TF_RTO | TF_FIN)) ||
 	    !TCP_SEQ_BETWEEN(ack, pcb->lastack, pcb->snd_nxt))
@@ -371,6 +382,12 @@ tcp_fast_input(struct pbuf *p, const uint8_t *ip, uint16_t ihl, uint16_t tot, ui
 		prev->next = pcb->next;
 		pcb->next = tcp_active_pcbs;
 		tcp_active_pcbs = pcb;
+	}
+	/* As tcp_parseopt: the peer's clock is echoed from the segment that
+	 * our last ACK asked for. */
+	if (ts && TCP_SEQ_BETWEEN(pcb->ts_lastacksent, seq, seq + len)) {
+		memcpy(&tsval, o + 4, 4);
+		pcb->ts_recent = ntohl(tsval);
 	}
 	pcb->tmr = tcp_ticks;
 	pcb->keep_cnt_sent = 0;
@@ -438,7 +455,7 @@ tcp_fast_input(struct pbuf *p, const uint8_t *ip, uint16_t ihl, uint16_t tot, ui
 	} else {
 		tcp_set_flags(pcb, TF_ACK_DELAY);
 	}
-	pbuf_remove_header(p, (u16_t)(SIZEOF_ETH_HDR + ihl + TCP_HLEN));
+	pbuf_remove_header(p, (u16_t)(SIZEOF_ETH_HDR + ihl + hlen));
 	if (hf & TCP_PSH)
 		p->flags |= PBUF_FLAG_PUSH;
 	fs_tcp_fast_in++;
@@ -711,7 +728,8 @@ nif_output(struct netif *n, struct pbuf *p, const ip4_addr_t *dest)
  * queued unsent, its window and Nagle letting the whole write out in one
  * segment now, its neighbour cached. The segment is lwIP's in every way
  * that matters after it leaves: the same header tcp_output_segment writes
- * (ACK and PSH, no options: our lwIP build sends no timestamps or SACK),
+ * (ACK and PSH, the timestamp option when the connection has it; lwIP
+ * sends SACK blocks only on empty ACKs),
  * the same pcb fields moved, and a tcp_seg on the unacked queue with its
  * payload's checksum, from which lwIP retransmits, splits and frees it.
  * Returns false, having changed nothing, whenever any of it does not hold:
@@ -721,7 +739,8 @@ uint64_t fs_tcp_direct_out;
 bool
 fs_nif_tcp_send(struct tcp_pcb *pcb, const struct iovec *iov, size_t iovcnt, size_t len)
 {
-	uint32_t wnd = LWIP_MIN(pcb->snd_wnd, pcb->cwnd), src, dst, seq = pcb->snd_nxt, w[5];
+	uint32_t wnd = LWIP_MIN(pcb->snd_wnd, pcb->cwnd), src, dst, seq = pcb->snd_nxt, w[8];
+	uint16_t hlen = (pcb->flags & TF_TIMESTAMP) ? TCP_HLEN + LWIP_TCP_OPT_LEN_TS_OUT : TCP_HLEN;
 	uint8_t mac[6], *b, *ip;
 	uint64_t sum;
 	struct tcp_seg *seg, *last;
@@ -730,24 +749,24 @@ fs_nif_tcp_send(struct tcp_pcb *pcb, const struct iovec *iov, size_t iovcnt, siz
 	void *handle;
 	size_t i, at;
 
-	if (len == 0 || len > pcb->mss || len > pcb->snd_buf || pcb->unsent ||
+	if (len == 0 || len + hlen - TCP_HLEN > pcb->mss || len > pcb->snd_buf || pcb->unsent ||
 	    seq != pcb->snd_lbb || pcb->snd_queuelen >= TCP_SND_QUEUELEN ||
 	    (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT) ||
 	    (pcb->flags & (TF_INFR | TF_RTO | TF_FIN | TF_NAGLEMEMERR)) || pcb->persist_backoff ||
 	    (pcb->unacked && !(pcb->flags & TF_NODELAY) && len < pcb->mss) ||
 	    seq - pcb->lastack + len > wnd || !IP_IS_V4(&pcb->remote_ip) ||
-	    40 + len > nif.mtu)
+	    20u + hlen + len > nif.mtu)
 		return false;
 	src = ip4_addr_get_u32(ip_2_ip4(&pcb->local_ip));
 	dst = ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip));
 	if (src != ip4_addr_get_u32(netif_ip4_addr(&nif)) || !fs_nif_neigh(dst, mac) ||
 	    tx_refused())
 		return false;
-	p = pbuf_alloc(PBUF_IP, (u16_t)(TCP_HLEN + len), PBUF_RAM); /* as tcp_write's after its header */
+	p = pbuf_alloc(PBUF_IP, (u16_t)(hlen + len), PBUF_RAM); /* as tcp_write's after its header */
 	if (!p)
 		return false;
 	seg = memp_malloc(MEMP_TCP_SEG);
-	b = seg ? dev->ops->tx_alloc(dev, (uint16_t)(SIZEOF_ETH_HDR + 40 + len), &handle) : NULL;
+	b = seg ? dev->ops->tx_alloc(dev, (uint16_t)(SIZEOF_ETH_HDR + 20 + hlen + len), &handle) : NULL;
 	if (!b) {
 		if (seg)
 			memp_free(MEMP_TCP_SEG, seg);
@@ -757,7 +776,7 @@ fs_nif_tcp_send(struct tcp_pcb *pcb, const struct iovec *iov, size_t iovcnt, siz
 	for (i = 0, at = 0; i < iovcnt && at < len; i++) {
 		size_t k = LWIP_MIN(iov[i].iov_len, len - at);
 
-		memcpy((uint8_t *)p->payload + TCP_HLEN + at, iov[i].iov_base, k);
+		memcpy((uint8_t *)p->payload + hlen + at, iov[i].iov_base, k);
 		at += k;
 	}
 	/* As tcp_write's checksum on copy: the payload's sum, which
@@ -765,28 +784,39 @@ fs_nif_tcp_send(struct tcp_pcb *pcb, const struct iovec *iov, size_t iovcnt, siz
 	seg->next = NULL;
 	seg->p = p;
 	seg->len = (u16_t)len;
-	seg->chksum = fs_csum_raw((uint8_t *)p->payload + TCP_HLEN, len);
+	seg->chksum = fs_csum_raw((uint8_t *)p->payload + hlen, len);
 	seg->chksum_swapped = 0;
 	seg->flags = TF_SEG_DATA_CHECKSUMMED;
+	if (hlen != TCP_HLEN)
+		seg->flags |= TF_SEG_OPTS_TS;
 	seg->tcphdr = h = p->payload;
 	h->src = htons(pcb->local_port);
 	h->dest = htons(pcb->remote_port);
 	h->seqno = htonl(seq);
 	h->ackno = htonl(pcb->rcv_nxt);
-	h->_hdrlen_rsvd_flags = htons(5 << 12 | TCP_ACK | TCP_PSH);
+	h->_hdrlen_rsvd_flags = htons((uint16_t)(hlen / 4u << 12 | TCP_ACK | TCP_PSH));
 	h->wnd = htons(TCPWND_MIN16(RCV_WND_SCALE(pcb, pcb->rcv_ann_wnd)));
 	h->chksum = 0;
 	h->urgp = 0;
+	/* As tcp_build_timestamp_option, and the echo's bookkeeping as
+	 * tcp_output_segment keeps it. */
+	pcb->ts_lastacksent = pcb->rcv_nxt;
+	if (hlen != TCP_HLEN) {
+		uint32_t opt[3] = {htonl(0x0101080au), htonl(sys_now()), htonl(pcb->ts_recent)};
+
+		memcpy(h + 1, opt, sizeof(opt));
+	}
 	/* The pseudo-header and the header, as 16-bit words in memory order
 	 * (fs_csum_raw's order), then the payload's sum. */
-	memcpy(w, h, TCP_HLEN);
+	memcpy(w, h, hlen);
 	sum = (uint64_t)(src & 0xffff) + (src >> 16) + (dst & 0xffff) + (dst >> 16) +
-	      htons(IP_PROTO_TCP) + htons((uint16_t)(TCP_HLEN + len)) + seg->chksum;
-	for (i = 0; i < 5; i++)
+	      htons(IP_PROTO_TCP) + htons((uint16_t)(hlen + len)) + seg->chksum;
+	for (i = 0; i < hlen / 4u; i++)
 		sum += (w[i] & 0xffff) + (w[i] >> 16);
 	h->chksum = (u16_t)~fs_csum_fold((uint32_t)sum);
-	ip = fs_nif_headers(b, mac, pcb->tos, pcb->ttl, IP_PROTO_TCP, (uint16_t)(40 + len), src, dst);
-	memcpy(ip + 20, h, TCP_HLEN + len);
+	ip = fs_nif_headers(b, mac, pcb->tos, pcb->ttl, IP_PROTO_TCP, (uint16_t)(20 + hlen + len),
+			    src, dst);
+	memcpy(ip + 20, h, hlen + len);
 	dev->ops->tx_queue(dev, handle);
 	fs_tcp_direct_out++;
 	/* What tcp_write and tcp_output would leave. */

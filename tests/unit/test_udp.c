@@ -548,6 +548,134 @@ START_TEST(tcp_in_order_data_fast)
 }
 END_TEST
 
+/* A 32-bit field of a frame, in network order. */
+static uint32_t
+be32_at(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* The TCP option of this kind in frame b, or NULL. */
+static const uint8_t *
+tcp_opt(const uint8_t *b, uint8_t kind)
+{
+	const uint8_t *t = b + 34, *o = t + 20, *end = t + (t[12] >> 4) * 4;
+
+	while (o < end && *o != 0) {
+		if (*o == 1) {
+			o++;
+			continue;
+		}
+		if (o + 1 >= end || o[1] < 2 || o + o[1] > end)
+			return NULL;
+		if (*o == kind)
+			return o;
+		o += o[1];
+	}
+	return NULL;
+}
+
+/* Options as a kernel peer sends them after the SYN: the timestamp, its
+ * value tsval, echoing ours (any value: lwIP does not check echoes). */
+static size_t
+ts_opt(uint8_t *o, uint32_t tsval)
+{
+	static const uint8_t head[4] = {1, 1, 8, 10};
+
+	memcpy(o, head, 4);
+	put32(o + 4, tsval);
+	put32(o + 8, 0);
+	return 12;
+}
+
+/* A peer that offers timestamps and SACK (as Linux does) gets both, as
+ * from the kernel: the SYN-ACK echoes its clock and permits SACK; TCP_INFO
+ * says so; TCP_MAXSEG is the MSS less the option (1448). The fast paths
+ * take and make segments with the option: data in order is tcp_fast_input's
+ * and its clock is echoed by the next segment we send, which
+ * fs_nif_tcp_send builds. A segment past a hole is acknowledged at once
+ * with a SACK block naming it. */
+START_TEST(tcp_timestamps_and_sack)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8400)};
+	uint8_t f[160], opt[20] = {2, 4, 5, 0xb4, 1, 1, 4, 2};
+	const uint8_t *o;
+	struct tcp_info ti;
+	socklen_t sl;
+	uint64_t in0, out0;
+	uint32_t y;
+	char got[16];
+	int l, c, v;
+
+	a.sin_addr.s_addr = ip_of(US_IP);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 4), 0);
+	inject(f, arp_request(f));
+	ck_assert_int_gt(take(0x0806, 0), 0);
+	ts_opt(opt + 8, 100);
+	inject(f, tcp_frame(f, 44000, 8400, 1000, 0, 0x02, 65535, opt, 20, NULL, 0));
+	ck_assert_int_ge(take_tcp(fr, sizeof(fr), 1500, 44000), 0);
+	ck_assert_int_eq(fr[47], 0x12);
+	y = seq_of(fr);
+	o = tcp_opt(fr, 8);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(o[1], 10);
+	ck_assert_uint_eq(be32_at(o + 6), 100);
+	ck_assert_ptr_nonnull(tcp_opt(fr, 4));
+	inject(f, tcp_frame(f, 44000, 8400, 1001, y + 1, 0x10, 65535, f + 100, ts_opt(f + 100, 101),
+			    NULL, 0));
+	c = accept(l, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+	v = 1;
+	ck_assert_int_eq(setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)), 0);
+	sl = sizeof(ti);
+	ck_assert_int_eq(getsockopt(c, IPPROTO_TCP, TCP_INFO, &ti, &sl), 0);
+	ck_assert_uint_eq(ti.tcpi_options & (TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK),
+			  TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK);
+	sl = sizeof(v);
+	ck_assert_int_eq(getsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &v, &sl), 0);
+	ck_assert_int_eq(v, 1448);
+
+	/* In order, with the option: the fast path's; its clock echoed. */
+	in0 = fs_tcp_fast_in;
+	inject(f, tcp_frame(f, 44000, 8400, 1001, y + 1, 0x18, 65535, f + 100, ts_opt(f + 100, 102),
+			    "pong", 4));
+	ck_assert_uint_eq(fs_tcp_fast_in, in0 + 1);
+	ck_assert_int_eq(recv(c, got, sizeof(got), MSG_DONTWAIT), 4);
+	ck_assert_int_eq(memcmp(got, "pong", 4), 0);
+	out0 = fs_tcp_direct_out;
+	ck_assert_int_eq(send(c, "ping", 4, 0), 4);
+	ck_assert_uint_eq(fs_tcp_direct_out, out0 + 1);
+	ck_assert_int_eq(take_tcp(fr, sizeof(fr), 1500, 44000), 4);
+	ck_assert_int_eq(fr[46] >> 4, 8); /* 20 bytes and the option's 12 */
+	ck_assert_int_eq(memcmp(fr + 66, "ping", 4), 0);
+	ck_assert_uint_eq(be32_at(fr + 42), 1005);
+	o = tcp_opt(fr, 8);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_uint_eq(be32_at(o + 6), 102);
+
+	/* Past a hole: acknowledged at once, the block after it SACKed. */
+	inject(f, tcp_frame(f, 44000, 8400, 1008, y + 5, 0x18, 65535, f + 100, ts_opt(f + 100, 103),
+			    "ghi", 3));
+	ck_assert_uint_eq(fs_tcp_fast_in, in0 + 1);
+	ck_assert_int_eq(take_tcp(fr, sizeof(fr), 1500, 44000), 0);
+	ck_assert_uint_eq(be32_at(fr + 42), 1005);
+	o = tcp_opt(fr, 5);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(o[1], 10);
+	ck_assert_uint_eq(be32_at(o + 2), 1008);
+	ck_assert_uint_eq(be32_at(o + 6), 1011);
+	inject(f, tcp_frame(f, 44000, 8400, 1005, y + 5, 0x18, 65535, f + 100, ts_opt(f + 100, 104),
+			    "def", 3));
+	ck_assert_int_eq(recv(c, got, sizeof(got), MSG_DONTWAIT), 6);
+	ck_assert_int_eq(memcmp(got, "defghi", 6), 0);
+	close(c);
+	close(l);
+}
+END_TEST
+
 /* TCP's MSS follows the interface's MTU as the kernel's does: with
  * FASTSOCK_MTU=9000 (_i 1) the stack's SYNs offer 8960 and a connection
  * sends segments of the smaller of that and the peer's offer; at the
@@ -1228,6 +1356,7 @@ make_suite(void)
 	tcase_add_test(t, tcp_segments_in_by_either_path);
 	tcase_add_test(t, tcp_small_writes_built_directly);
 	tcase_add_test(t, tcp_in_order_data_fast);
+	tcase_add_test(t, tcp_timestamps_and_sack);
 	tcase_add_test(t, receive_semantics);
 	tcase_add_test(t, timeouts_and_nonblock);
 	tcase_add_test(t, send_on_the_wire);
