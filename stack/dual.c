@@ -111,7 +111,7 @@ fs_dual_collect(void)
 
 	/* Waits for the lock (the rule elsewhere is never to): a report is
 	 * rare, one per arrival on the kernel's side, and must not be lost. */
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	do {
 		n = (int)syscall(SYS_epoll_wait, dual.epfd, ev, COLLECT_MAX, 0);
 		for (i = 0; i < n; i++) {
@@ -122,5 +122,5 @@ fs_dual_collect(void)
 				__atomic_store_n(&dual.tab[slot]->hint, true, __ATOMIC_RELEASE);
 		}
 	} while (n == COLLECT_MAX);
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 }

@@ -19,9 +19,11 @@
 #include "dual.h"
 #include "log.h"
 #include "publish.h"
+#include "shared.h"
 #include "stack.h"
 
-struct fs_stack *fs_stk;
+/* Per process: a forked child forgets it (fs_stk_forget). */
+struct fs_stack *fs_stk FS_PRIVATE;
 __thread unsigned fs_sig_seen __attribute__((tls_model("initial-exec")));
 __thread bool fs_sig_restart __attribute__((tls_model("initial-exec")));
 
@@ -106,10 +108,10 @@ static __thread struct fs_waiter self = {-1, NULL};
 static void
 waiter_add(void)
 {
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	self.next = fs_stk->waiters;
 	fs_stk->waiters = &self;
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	efd_signal(fs_stk->kick_fd);
 }
 
@@ -118,13 +120,13 @@ waiter_del(void)
 {
 	struct fs_waiter **pp;
 
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	for (pp = &fs_stk->waiters; *pp; pp = &(*pp)->next)
 		if (*pp == &self) {
 			*pp = self.next;
 			break;
 		}
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 }
 
 /* A spin that found nothing tells the CPU so: a hyperthread sibling (the
@@ -266,6 +268,14 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 }
 
 void
+fs_stk_lock_lost(void)
+{
+	pthread_mutex_consistent(&fs_stk->lock);
+	FS_ERR("a process sharing this stack died while it held the stack's lock: what it was "
+	       "changing may be half done");
+}
+
+void
 fs_stk_kick(void)
 {
 	if (fs_stk)
@@ -274,7 +284,7 @@ fs_stk_kick(void)
 
 /* The parent's stack as the child inherited it: never used again, never
  * freed (it is the parent's), and kept reachable on purpose. */
-static struct fs_stack *volatile parents_stack; /* volatile: a store never read */
+static struct fs_stack *volatile parents_stack FS_PRIVATE; /* volatile: a store never read */
 
 void
 fs_stk_forget(void)
@@ -332,7 +342,7 @@ progress_main(void *unused)
 		/* Never wait for the lock: whoever holds it is making progress,
 		 * and a blocked progress thread would cost the holder a futex
 		 * wake-up on every unlock. */
-		if (pthread_mutex_trylock(&fs_stk->lock) == 0) {
+		if (fs_stk_trylock()) {
 			/* The program polled since our last round (ours not counted). */
 			busy = fs_stk->polls != polls_after;
 			fs_stk_poll_locked();
@@ -350,7 +360,7 @@ progress_main(void *unused)
 			fs_pub_update(false);
 			sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;
 			polls_after = fs_stk->polls;
-			pthread_mutex_unlock(&fs_stk->lock);
+			fs_stk_unlock();
 		} else {
 			/* The holder is making progress, timers included. */
 			sleep_ns = BUSY_MAX_NS;
@@ -387,12 +397,12 @@ progress_main(void *unused)
 		/* Arm the interrupt, then look once more so that a frame that
 		 * came before arming is not slept through. */
 		d->ops->rx_intr(d, true);
-		if (pthread_mutex_trylock(&fs_stk->lock) != 0) {
+		if (!fs_stk_trylock()) {
 			d->ops->rx_intr(d, false); /* somebody is polling */
 			continue;
 		}
 		if (fs_stk_poll_locked() == 0) {
-			pthread_mutex_unlock(&fs_stk->lock);
+			fs_stk_unlock();
 			p[1] = (struct pollfd){ifd, POLLIN, 0};
 			if (progress_sleep(p, 2, sleep_ns) > 0) {
 				if (p[0].revents)
@@ -401,7 +411,7 @@ progress_main(void *unused)
 					efd_drain(ifd);
 			}
 		} else {
-			pthread_mutex_unlock(&fs_stk->lock);
+			fs_stk_unlock();
 		}
 		d->ops->rx_intr(d, false);
 	}
@@ -411,19 +421,28 @@ progress_main(void *unused)
 int
 fs_stk_start(struct fs_dev *dev, const struct fs_config *c, bool progress_thread)
 {
-	struct fs_stack *s = calloc(1, sizeof(*s));
+	pthread_mutexattr_t ma;
+	struct fs_stack *s;
 	sigset_t all, old;
 	int r;
 
-	if (!s)
+	/* Before anything is allocated: the stack's memory is the family's. */
+	if ((r = fs_shared_init()) < 0)
+		return r;
+	if (!(s = fs_obj_calloc(sizeof(*s))))
 		return -ENOMEM;
-	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&s->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	s->dev = dev;
 	s->cfg = *c;
 	s->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->kick_fd < 0) {
-		free(s);
-		return -errno;
+		r = -errno;
+		fs_obj_free(s);
+		return r;
 	}
 	fs_stk = s;
 	r = fs_nif_init(dev, c);
@@ -510,26 +529,27 @@ exit_linger(void)
 	if (!fs_stk || !fs_stk->cfg.tcp_exit_linger_ms) /* a forked child, or asked not to */
 		return;
 	end = fs_now_ns() + fs_stk->cfg.tcp_exit_linger_ms * 1000000ull;
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	fs_tcp_exit_close();
 	for (;;) {
 		fs_stk_poll_locked();
 		busy = fs_tcp_delivering();
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		if (!busy)
 			return;
 		if (fs_now_ns() >= end)
 			break;
 		nanosleep(&pause, NULL);
-		pthread_mutex_lock(&fs_stk->lock);
+		fs_stk_lock();
 	}
 	FS_INFO("exit: TCP data or a FIN still unacknowledged after %u ms, left undelivered",
 		fs_stk->cfg.tcp_exit_linger_ms);
 }
 
-static pthread_once_t start_once = PTHREAD_ONCE_INIT;
-static const struct fs_config *start_cfg;
-static int start_result = -ENODEV;
+/* Per process, as the program's own start of the stack. */
+static pthread_once_t start_once FS_PRIVATE = PTHREAD_ONCE_INIT;
+static const struct fs_config *start_cfg FS_PRIVATE;
+static int start_result FS_PRIVATE = -ENODEV;
 
 /* DPDK and the stack open a dozen fds (sockets, eventfds, epoll, memfd).
  * On the program's lowest free numbers they would shift every fd it opens

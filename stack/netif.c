@@ -27,6 +27,7 @@
 #include "log.h"
 #include "lwip_pin.h"
 #include "publish.h"
+#include "shared.h"
 #include "stack.h"
 
 static struct netif nif;
@@ -74,23 +75,32 @@ fs_nif_rand(void)
 }
 
 /* lwIP's heap (mem_clib_malloc and friends, lwipopts.h), which also backs
- * its pools (MEMP_MEM_MALLOC): every segment, pbuf and pcb is an
- * allocation and a free (two pairs per TCP message each way). It needs no
- * lock: lwIP runs only under fs_stk->lock (stack.h), the one exception
- * being fs_nif_pbuf_release, which frees a receive buffer without lwIP.
- * Blocks up to HEAP_MAX bytes are kept on free lists by size, in HEAP_STEP
- * steps, each list holding at most HEAP_KEEP bytes; larger blocks, and
- * blocks past that bound, are malloc's. A 16-byte header keeps malloc's
- * alignment and records the size class. Under AddressSanitizer nothing is
- * kept, so that it still sees every use after free. */
+ * its pools (MEMP_MEM_MALLOC), and the stack's own objects: every segment,
+ * pbuf, pcb and socket is an allocation and a free (two pairs per TCP
+ * message each way). It needs no lock of its own: it runs only under
+ * fs_stk->lock (stack.h). Blocks come from the family's shared arena
+ * (shared.h; malloc's when there is none) and are never given back: a
+ * freed block waits on its size class's list for the next allocation of
+ * that class, in whichever process of the family makes it. Classes: 64
+ * bytes apart up to 2 KiB, then four between each power of two and the
+ * next (at most 25% lost to rounding), up to HEAP_LIMIT. A 16-byte header
+ * keeps malloc's alignment and records the class. Under
+ * AddressSanitizer a block on a free list is poisoned: a use after free
+ * is still caught. */
 #define HEAP_STEP 64u
-#define HEAP_MAX 2048u
-#define HEAP_CLASSES (HEAP_MAX / HEAP_STEP)
-#define HEAP_BIG UINT32_MAX
+#define HEAP_SMALL 2048u
+#define HEAP_SMALL_CLASSES (HEAP_SMALL / HEAP_STEP)
+#define HEAP_LIMIT (64u << 20)
+/* 4 classes for each power of two from 2^11 (the sizes 2049..2^26). */
+#define HEAP_CLASSES (HEAP_SMALL_CLASSES + 4 * (26 - 11))
+
 #if defined(__SANITIZE_ADDRESS__)
-#define HEAP_KEEP 0u
+#include <sanitizer/asan_interface.h>
+#define HEAP_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define HEAP_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
 #else
-#define HEAP_KEEP (128u * 1024)
+#define HEAP_POISON(p, n) ((void)(p), (void)(n))
+#define HEAP_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
 struct heap_hdr {
@@ -102,31 +112,50 @@ struct heap_free {
 	struct heap_free *next;
 };
 
-static struct {
-	struct heap_free *head;
-	unsigned count;
-} heap[HEAP_CLASSES];
+static struct heap_free *heap[HEAP_CLASSES];
 
 _Static_assert(sizeof(struct heap_hdr) == 16, "the header keeps malloc's alignment");
+
+/* The class of a block of size bytes (1..HEAP_LIMIT), and its usable size. */
+static uint32_t
+heap_class(size_t size)
+{
+	unsigned b;
+
+	if (size <= HEAP_SMALL)
+		return size ? (uint32_t)(size - 1) / HEAP_STEP : 0;
+	b = 63u - (unsigned)__builtin_clzll((unsigned long long)(size - 1)); /* 2^b < size <= 2^(b+1) */
+	return HEAP_SMALL_CLASSES + 4 * (b - 11) + (uint32_t)((size - 1) >> (b - 2) & 3);
+}
+
+static size_t
+heap_class_size(uint32_t c)
+{
+	unsigned b;
+
+	if (c < HEAP_SMALL_CLASSES)
+		return (c + 1) * HEAP_STEP;
+	c -= HEAP_SMALL_CLASSES;
+	b = 11 + c / 4;
+	return ((size_t)4 + c % 4 + 1) << (b - 2);
+}
 
 void *
 fs_heap_alloc(size_t size)
 {
 	struct heap_hdr *h;
+	size_t n;
 	uint32_t c;
 
-	if (size > HEAP_MAX) {
-		if (size > SIZE_MAX - sizeof(*h) || !(h = malloc(sizeof(*h) + size)))
-			return NULL;
-		h->cls = HEAP_BIG;
-		return h + 1;
-	}
-	c = size ? (uint32_t)(size - 1) / HEAP_STEP : 0;
-	if (heap[c].head) {
-		h = (struct heap_hdr *)heap[c].head;
-		heap[c].head = heap[c].head->next;
-		heap[c].count--;
-	} else if (!(h = malloc(sizeof(*h) + (c + 1) * HEAP_STEP))) {
+	if (size > HEAP_LIMIT)
+		return NULL;
+	c = heap_class(size);
+	n = sizeof(*h) + heap_class_size(c);
+	if (heap[c]) {
+		h = (struct heap_hdr *)heap[c];
+		HEAP_UNPOISON(h, n);
+		heap[c] = heap[c]->next;
+	} else if (!(h = fs_shared_take(n)) && (fs_shared_on() || !(h = malloc(n)))) {
 		return NULL;
 	}
 	h->cls = c;
@@ -157,13 +186,9 @@ fs_heap_free(void *mem)
 	h = (struct heap_hdr *)mem - 1;
 	f = (struct heap_free *)h;
 	c = h->cls;
-	if (c == HEAP_BIG || heap[c].count >= HEAP_KEEP / ((c + 1) * HEAP_STEP)) {
-		free(h);
-		return;
-	}
-	f->next = heap[c].head;
-	heap[c].head = f;
-	heap[c].count++;
+	f->next = heap[c];
+	heap[c] = f;
+	HEAP_POISON((char *)h + sizeof(*f), sizeof(*h) + heap_class_size(c) - sizeof(*f));
 }
 
 uint64_t
@@ -209,9 +234,9 @@ fs_nif_pbuf_release(struct pbuf *p)
 		rx_pbuf_free(p);
 		return;
 	}
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	pbuf_free(p);
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 }
 
 /* The netif's checksum switches (LWIP_CHECKSUM_CTRL_PER_NETIF): every

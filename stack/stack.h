@@ -3,6 +3,7 @@
 #ifndef FS_STACK_H
 #define FS_STACK_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -70,13 +71,45 @@ unsigned fs_stk_poll_locked(void);
 /* Hands what is queued to the device (under the lock). */
 void fs_stk_flush_locked(void);
 
+/* The stack lock. It is shared by the processes of a family (shared.h)
+ * and robust: a process that dies holding it hands it to the next taker,
+ * which fs_stk_lock_lost tells (the state it guards may be half-changed). */
+void fs_stk_lock_lost(void);
+
+static inline void
+fs_stk_lock(void)
+{
+	if (fs_unlikely(pthread_mutex_lock(&fs_stk->lock) == EOWNERDEAD))
+		fs_stk_lock_lost();
+}
+
+/* Takes the lock if it is free. */
+static inline bool
+fs_stk_trylock(void)
+{
+	int r = pthread_mutex_trylock(&fs_stk->lock);
+
+	if (fs_likely(r == 0))
+		return true;
+	if (r != EOWNERDEAD)
+		return false;
+	fs_stk_lock_lost();
+	return true;
+}
+
+static inline void
+fs_stk_unlock(void)
+{
+	pthread_mutex_unlock(&fs_stk->lock);
+}
+
 /* Progress if the lock is free (the hot paths never wait for it). */
 static inline void
 fs_stk_progress(void)
 {
-	if (pthread_mutex_trylock(&fs_stk->lock) == 0) {
+	if (fs_stk_trylock()) {
 		fs_stk_poll_locked();
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 	}
 }
 

@@ -34,6 +34,7 @@
 #include "publish.h"
 #include "sock.h"
 #include "sockutil.h"
+#include "shared.h"
 #include "stack.h"
 
 #define SOMAXCONN_LINUX 4096
@@ -537,7 +538,7 @@ sync_opts(struct fs_tcp *t)
 static struct fs_tcp *
 sock_alloc(int kfd, bool nonblock)
 {
-	struct fs_tcp *t = calloc(1, sizeof(*t));
+	struct fs_tcp *t = fs_obj_calloc(sizeof(*t));
 
 	if (!t)
 		return NULL;
@@ -815,16 +816,16 @@ fs_tcp_open(int kfd, bool nonblock)
 	if (!t)
 		return NULL;
 	sync_opts(t);
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	t->pcb = tcp_new();
 	if (t->pcb) {
 		set_callbacks(t);
 		apply_opts(t);
 		link_in(t);
 	}
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	if (!t->pcb) {
-		free(t);
+		fs_obj_free(t);
 		return NULL;
 	}
 	return t;
@@ -868,15 +869,15 @@ tcp_bind_(void *s, const struct sockaddr *a, socklen_t n)
 	if (sin->sin_addr.s_addr != INADDR_ANY && sin->sin_addr.s_addr != fs_stk->cfg.ip)
 		return -EADDRNOTAVAIL;
 	ip_addr_set_ip4_u32_val(ip, sin->sin_addr.s_addr);
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	if (!t->pcb || t->st != T_NEW || t->pcb->local_port != 0) {
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return -EINVAL;
 	}
 	if (fs_kopt_int(t->kfd, SOL_SOCKET, SO_REUSEADDR, 0))
 		ip_set_option(t->pcb, SOF_REUSEADDR);
 	e = tcp_bind(t->pcb, &ip, ntohs(sin->sin_port));
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	return lwip_errno(e);
 }
 
@@ -888,23 +889,23 @@ tcp_listen_(void *s, int backlog)
 
 	if (backlog < 0 || backlog > SOMAXCONN_LINUX)
 		backlog = SOMAXCONN_LINUX; /* as the kernel's net.core.somaxconn */
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	if (t->st == T_LISTEN) { /* a second listen changes the backlog */
 		t->backlog = (unsigned)backlog;
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return 0;
 	}
 	if (!t->pcb || t->st != T_NEW) {
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return -EINVAL;
 	}
 	if (t->pcb->local_port == 0 && tcp_bind(t->pcb, IP4_ADDR_ANY, 0) != ERR_OK) {
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return -EADDRINUSE;
 	}
 	lp = tcp_listen_with_backlog(t->pcb, 255);
 	if (!lp) {
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return -ENOBUFS;
 	}
 	/* lwIP freed the old pcb and made a smaller listening one. */
@@ -913,7 +914,7 @@ tcp_listen_(void *s, int backlog)
 	t->backlog = (unsigned)backlog;
 	tcp_arg(lp, t);
 	tcp_accept(lp, on_accept);
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	return 0;
 }
 
@@ -927,18 +928,18 @@ fs_tcp_listen_wildcard(int kfd, bool nonblock, uint16_t port, int backlog)
 	if (!t)
 		return NULL;
 	ip_addr_set_ip4_u32_val(any, 0);
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	ip_set_option(t->pcb, SOF_REUSEADDR); /* the kernel already judged the port */
 	e = tcp_bind(t->pcb, &any, port);
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	if (e != ERR_OK || tcp_listen_(t, backlog) < 0) {
 		fs_tcp_ops.close(t);
 		return NULL;
 	}
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	t->dual = true;
 	fs_dual_watch(&t->kd, kfd);
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	return t;
 }
 
@@ -971,13 +972,13 @@ wait_connected(struct fs_tcp *t)
 			return -EINPROGRESS; /* SO_SNDTIMEO ran out: as the kernel */
 		if (r < 0)
 			return r == -EINTR ? -EINTR : r;
-		pthread_mutex_lock(&fs_stk->lock);
+		fs_stk_lock();
 		if (t->st == T_CONNECTING) {
-			pthread_mutex_unlock(&fs_stk->lock);
+			fs_stk_unlock();
 			continue;
 		}
 		e = t->st == T_CONNECTED ? 0 : take_err(t);
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return e ? -e : 0;
 	}
 }
@@ -1001,32 +1002,32 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 
 	if ((r = fs_check_sin(a, n, &sin)) < 0)
 		return r;
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	switch (t->st) {
 	case T_CONNECTING:
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return t->nonblock ? -EALREADY : wait_connected(t);
 	case T_CONNECTED:
 		/* As Linux: the first connect after a nonblocking one completed
 		 * reports success; later ones EISCONN. */
 		r = t->connect_pending ? 0 : -EISCONN;
 		t->connect_pending = false;
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return r;
 	case T_LISTEN:
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return -EISCONN;
 	case T_CLOSED:
 		/* A failed connect leaves its error; the socket cannot retry. */
 		t->connect_pending = false;
 		r = take_err(t);
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return r ? -r : (t->ever_connected ? -EISCONN : -ECONNABORTED);
 	case T_NEW:
 		break;
 	}
 	if (!routable(sin->sin_addr.s_addr)) {
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return -ENETUNREACH;
 	}
 	ip_addr_set_ip4_u32_val(ip, sin->sin_addr.s_addr);
@@ -1034,7 +1035,7 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	e = tcp_connect(t->pcb, &ip, ntohs(sin->sin_port), on_connected);
 	if (e != ERR_OK) {
 		t->st = T_NEW;
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return lwip_errno(e);
 	}
 	/* Time the handshake: sampled when it completes (on_connected),
@@ -1043,7 +1044,7 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	if (fs_arp_known(fs_next_hop(sin->sin_addr.s_addr)))
 		rtt_begin(t, t->pcb, t->pcb->lastack);
 	fs_stk_poll_locked(); /* the SYN (or the ARP request) goes now */
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	if (t->nonblock) {
 		t->connect_pending = true;
 		return -EINPROGRESS;
@@ -1082,10 +1083,10 @@ tcp_accept_(void *s, struct sockaddr *a, socklen_t *n, int flags, void **conn)
 	for (;;) {
 		if (!acceptable(l))
 			fs_stk_progress();
-		pthread_mutex_lock(&fs_stk->lock);
+		fs_stk_lock();
 		if ((c = l->aq_head))
 			break;
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		/* The kernel fd may be blocking: accept only what is there. */
 		if (l->dual && fs_dual_readable(&l->kd)) {
 			r = kernel_accept(l, a, n, flags);
@@ -1107,7 +1108,7 @@ tcp_accept_(void *s, struct sockaddr *a, socklen_t *n, int flags, void **conn)
 	/* A kernel fd for the connection, as every socket has one. */
 	fd = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | flags, 0);
 	if (fd < 0) {
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return -errno; /* EMFILE: the connection stays queued */
 	}
 	l->aq_head = c->aq_next;
@@ -1122,7 +1123,7 @@ tcp_accept_(void *s, struct sockaddr *a, socklen_t *n, int flags, void **conn)
 		fs_fill_sin(a, n, ip4_addr_get_u32(ip_2_ip4(&c->pcb->remote_ip)), c->pcb->remote_port);
 	else
 		fs_fill_sin(a, n, 0, 0);
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	/* The kernel socket answers getsockopt: give it the inherited options. */
 	if (c->nodelay)
 		fs_kopt_set(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
@@ -1140,9 +1141,9 @@ tcp_shutdown_(void *s, int how)
 
 	if (how < SHUT_RD || how > SHUT_RDWR)
 		return -EINVAL;
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	if (t->st != T_CONNECTED && !(t->st == T_CLOSED && t->ever_connected)) {
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return -ENOTCONN;
 	}
 	if (how != SHUT_WR)
@@ -1154,7 +1155,7 @@ tcp_shutdown_(void *s, int how)
 		fs_stk_poll_locked();
 	}
 	bump(t);
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	return r;
 }
 
@@ -1167,7 +1168,7 @@ tcp_name_(void *s, struct sockaddr *a, socklen_t *n, int peer)
 
 	if (!n)
 		return -EFAULT;
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	pcb = t->pcb;
 	if (peer) {
 		if (!pcb || (t->st != T_CONNECTED))
@@ -1183,7 +1184,7 @@ tcp_name_(void *s, struct sockaddr *a, socklen_t *n, int peer)
 			ip = fs_stk->cfg.ip;
 		fs_fill_sin(a, n, ip, pcb->local_port);
 	}
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	return r;
 }
 
@@ -1226,7 +1227,7 @@ tcp_info_(struct fs_tcp *t, void *v, socklen_t *n)
 	struct tcp_pcb *pcb;
 
 	memset(&ti, 0, sizeof(ti));
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	pcb = t->pcb;
 	ti.tcpi_state = linux_state(t);
 	if (pcb && t->st != T_LISTEN) {
@@ -1264,7 +1265,7 @@ tcp_info_(struct fs_tcp *t, void *v, socklen_t *n)
 		ti.tcpi_unacked = t->aq_n;	  /* as Linux: the accept queue */
 		ti.tcpi_sacked = t->backlog;
 	}
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	if (*n > sizeof(ti))
 		*n = sizeof(ti);
 	memcpy(v, &ti, *n);
@@ -1279,9 +1280,9 @@ tcp_getsockopt_(void *s, int level, int opt, void *v, socklen_t *n)
 	if (!v || !n)
 		return -EFAULT;
 	if (level == SOL_SOCKET && opt == SO_ERROR && *n >= sizeof(int)) {
-		pthread_mutex_lock(&fs_stk->lock);
+		fs_stk_lock();
 		*(int *)v = take_err(t);
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		*n = sizeof(int);
 		return 0;
 	}
@@ -1320,7 +1321,7 @@ tcp_setsockopt_(void *s, int level, int opt, const void *v, socklen_t n)
 	uncork = uncork && !t->cork;
 	if (sndbuf || rcvbuf)
 		kbuf = fs_kopt_int(t->kfd, SOL_SOCKET, sndbuf ? SO_SNDBUF : SO_RCVBUF, 0);
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	if (sndbuf) {
 		/* The kernel doubles the value; that much may be in flight. */
 		t->snd_limit = (uint32_t)kbuf;
@@ -1336,7 +1337,7 @@ tcp_setsockopt_(void *s, int level, int opt, const void *v, socklen_t n)
 		tcp_output(t->pcb);
 		fs_stk_poll_locked();
 	}
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	return 0;
 }
 
@@ -1438,7 +1439,7 @@ tcp_recvmsg_(void *s, struct msghdr *m, int flags)
 		if (__atomic_load_n(&t->rx_len, __ATOMIC_ACQUIRE) == 0)
 			fs_stk_progress();
 		if (readable(t)) {
-			pthread_mutex_lock(&fs_stk->lock);
+			fs_stk_lock();
 			if (t->rx_len) {
 				size_t k = copy_out(t, m, flags & MSG_PEEK,
 						    (flags & MSG_TRUNC) != 0, want - got);
@@ -1448,7 +1449,7 @@ tcp_recvmsg_(void *s, struct msghdr *m, int flags)
 						fs_stk_flush_locked(); /* the window update goes now */
 				}
 				got += k;
-				pthread_mutex_unlock(&fs_stk->lock);
+				fs_stk_unlock();
 				if (!(flags & MSG_WAITALL) || got == want || (flags & MSG_PEEK))
 					return (ssize_t)got;
 				/* MSG_WAITALL: the rest goes into the iovecs' tail. */
@@ -1477,16 +1478,16 @@ tcp_recvmsg_(void *s, struct msghdr *m, int flags)
 			}
 			if (t->err) {
 				r = take_err(t);
-				pthread_mutex_unlock(&fs_stk->lock);
+				fs_stk_unlock();
 				if (r)
 					return got ? (ssize_t)got : -r;
 				continue;
 			}
 			if (t->fin || t->st == T_CLOSED || t->rd_shut) {
-				pthread_mutex_unlock(&fs_stk->lock);
+				fs_stk_unlock();
 				return (ssize_t)got;
 			}
-			pthread_mutex_unlock(&fs_stk->lock);
+			fs_stk_unlock();
 		}
 		if (!block)
 			return got ? (ssize_t)got : -EAGAIN;
@@ -1572,19 +1573,19 @@ tcp_sendmsg_(void *s, const struct msghdr *m, int flags)
 	for (i = 0; i < m->msg_iovlen; i++)
 		total += m->msg_iov[i].iov_len;
 	i = 0;
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	for (;;) {
 		if (t->err) {
 			/* As Linux: a partial write returns its count and leaves
 			 * the error for the next call. */
 			r = done ? 0 : take_err(t);
-			pthread_mutex_unlock(&fs_stk->lock);
+			fs_stk_unlock();
 			if (done)
 				return (ssize_t)done;
 			return r == EPIPE ? epipe(flags) : -r;
 		}
 		if (t->wr_shut || t->st == T_CLOSED || t->st == T_NEW || t->st == T_LISTEN) {
-			pthread_mutex_unlock(&fs_stk->lock);
+			fs_stk_unlock();
 			if (done)
 				return (ssize_t)done;
 			return epipe(flags); /* as Linux, also before any connect */
@@ -1654,7 +1655,7 @@ tcp_sendmsg_(void *s, const struct msghdr *m, int flags)
 			if (done == total || (!block && done))
 				break;
 		}
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		if (!block)
 			return -EAGAIN;
 		/* A full device queue holds lwIP's output back too. */
@@ -1662,14 +1663,14 @@ tcp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		if (r == 0)
 			return done ? (ssize_t)done : -EAGAIN;
 		if (r == -EINTR && !done && fs_sig_restart && t->sndtimeo_ns < 0) {
-			pthread_mutex_lock(&fs_stk->lock);
+			fs_stk_lock();
 			continue;
 		}
 		if (r < 0)
 			return done ? (ssize_t)done : r;
-		pthread_mutex_lock(&fs_stk->lock);
+		fs_stk_lock();
 	}
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	return (ssize_t)done;
 }
 
@@ -1688,9 +1689,9 @@ tcp_ioctl_(void *s, unsigned long req, void *arg)
 		*(int *)arg = (int)__atomic_load_n(&t->rx_len, __ATOMIC_ACQUIRE);
 		return 0;
 	case TIOCOUTQ:
-		pthread_mutex_lock(&fs_stk->lock);
+		fs_stk_lock();
 		*(int *)arg = t->pcb && t->st == T_CONNECTED ? (int)(TCP_SND_BUF - t->pcb->snd_buf) : 0;
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return 0;
 	}
 	return syscall(SYS_ioctl, t->kfd, req, arg) < 0 ? -errno : 0;
@@ -1793,7 +1794,7 @@ tcp_close_(void *s)
 	 * after it returns. */
 	if (t->st == T_CONNECTED && t->linger_on && t->linger_s > 0)
 		fs_stk_wait(lingered, t, (int64_t)t->linger_s * 1000000000, NULL, 0, NULL);
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	if (t->st == T_LISTEN) {
 		/* Connections nobody accepted are reset, as the kernel does. */
 		while ((c = t->aq_head)) {
@@ -1802,7 +1803,7 @@ tcp_close_(void *s)
 			c->linger_s = 0;
 			release(c);
 			unlink_(c);
-			free(c);
+			fs_obj_free(c);
 		}
 		t->aq_tail = NULL;
 		t->aq_n = 0;
@@ -1812,8 +1813,8 @@ tcp_close_(void *s)
 	release(t);
 	unlink_(t);
 	fs_stk_poll_locked();
-	pthread_mutex_unlock(&fs_stk->lock);
-	free(t);
+	fs_stk_unlock();
+	fs_obj_free(t);
 }
 
 /* At exit: what the kernel does to the sockets of a process that ends.

@@ -32,6 +32,7 @@
 #include "publish.h"
 #include "sock.h"
 #include "sockutil.h"
+#include "shared.h"
 #include "stack.h"
 
 #define QCAP 1024u		/* datagrams a socket may hold */
@@ -160,7 +161,7 @@ on_icmp(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr_t *src)
 void *
 fs_udp_open(int kfd, bool nonblock)
 {
-	struct fs_udp *u = calloc(1, sizeof(*u));
+	struct fs_udp *u = fs_obj_calloc(sizeof(*u));
 
 	if (!u)
 		return NULL;
@@ -169,7 +170,7 @@ fs_udp_open(int kfd, bool nonblock)
 	sync_opts(u);
 	u->mcast_loop = true;
 	pthread_mutex_init(&u->rlock, NULL);
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	if (!icmp_watch && (icmp_watch = raw_new(IP_PROTO_ICMP)))
 		raw_recv(icmp_watch, on_icmp, NULL);
 	u->pcb = udp_new();
@@ -180,9 +181,9 @@ fs_udp_open(int kfd, bool nonblock)
 		u->next = all;
 		all = u;
 	}
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	if (!u->pcb) {
-		free(u);
+		fs_obj_free(u);
 		return NULL;
 	}
 	return u;
@@ -196,14 +197,14 @@ fs_udp_open_wildcard(int kfd, bool nonblock, uint16_t port)
 
 	if (!u)
 		return NULL;
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	ip_set_option(u->pcb, SOF_REUSEADDR); /* the kernel already judged the port */
 	e = udp_bind(u->pcb, IP4_ADDR_ANY, port);
 	if (e == ERR_OK) {
 		u->dual = true;
 		fs_dual_watch(&u->kd, kfd);
 	}
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	if (e != ERR_OK) {
 		fs_udp_ops.close(u);
 		return NULL;
@@ -238,15 +239,15 @@ udp_bind_(void *s, const struct sockaddr *a, socklen_t n)
 		return -EADDRNOTAVAIL;
 	fs_kopt_get(u->kfd, SOL_SOCKET, SO_REUSEADDR, &reuse, &rl);
 	ip_addr_set_ip4_u32_val(ip, sin->sin_addr.s_addr);
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	if (u->pcb->local_port != 0) {
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return -EINVAL;
 	}
 	if (reuse)
 		ip_set_option(u->pcb, SOF_REUSEADDR);
 	e = udp_bind(u->pcb, &ip, ntohs(sin->sin_port));
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	return e == ERR_OK ? 0 : e == ERR_USE ? -EADDRINUSE : -EINVAL;
 }
 
@@ -269,11 +270,11 @@ udp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	int r;
 
 	if (a && n >= sizeof(sa_family_t) && a->sa_family == AF_UNSPEC) {
-		pthread_mutex_lock(&fs_stk->lock);
+		fs_stk_lock();
 		udp_disconnect(u->pcb);
 		u->connected = false;
 		u->so_error = 0;
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return 0;
 	}
 	if ((r = fs_check_sin(a, n, &sin)) < 0)
@@ -281,14 +282,14 @@ udp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	if (!routable(sin->sin_addr.s_addr))
 		return u->dual ? -FS_RELEASE_TO_KERNEL : -ENETUNREACH;
 	ip_addr_set_ip4_u32_val(ip, sin->sin_addr.s_addr);
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	if (u->dual) /* connected through us: the kernel side has no part */
 		fs_dual_unwatch(&u->kd);
 	u->dual = false;
 	e = udp_connect(u->pcb, &ip, ntohs(sin->sin_port));
 	u->connected = e == ERR_OK;
 	u->so_error = 0;
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	return e == ERR_OK ? 0 : e == ERR_USE ? -EADDRINUSE : -EINVAL;
 }
 
@@ -330,10 +331,10 @@ udp_name_(void *s, struct sockaddr *a, socklen_t *n, int peer)
 
 	if (!n)
 		return -EFAULT;
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	if (peer) {
 		if (!u->connected) {
-			pthread_mutex_unlock(&fs_stk->lock);
+			fs_stk_unlock();
 			return -ENOTCONN;
 		}
 		fs_fill_sin(a, n, ip4_addr_get_u32(ip_2_ip4(&u->pcb->remote_ip)), u->pcb->remote_port);
@@ -344,7 +345,7 @@ udp_name_(void *s, struct sockaddr *a, socklen_t *n, int peer)
 			ip = fs_stk->cfg.ip;
 		fs_fill_sin(a, n, ip, u->pcb->local_port);
 	}
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	return 0;
 }
 
@@ -359,10 +360,10 @@ udp_getsockopt_(void *s, int level, int opt, void *v, socklen_t *n)
 		return 0;
 	}
 	if (level == SOL_SOCKET && opt == SO_ERROR && v && n && *n >= sizeof(int)) {
-		pthread_mutex_lock(&fs_stk->lock);
+		fs_stk_lock();
 		*(int *)v = u->so_error;
 		u->so_error = 0;
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		*n = sizeof(int);
 		return 0;
 	}
@@ -382,11 +383,11 @@ membership(struct fs_udp *u, int opt, const void *v, socklen_t n)
 		return -EINVAL;
 	(void)u;
 	ip4_addr_set_u32(&group, mr->imr_multiaddr.s_addr);
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	e = opt == IP_ADD_MEMBERSHIP ? igmp_joingroup_netif(netif_default, &group)
 				     : igmp_leavegroup_netif(netif_default, &group);
 	fs_stk->dev->ops->tx_flush(fs_stk->dev);
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	if (e == ERR_OK)
 		return 0;
 	return opt == IP_ADD_MEMBERSHIP ? -ENOBUFS : -EADDRNOTAVAIL;
@@ -408,9 +409,9 @@ udp_setsockopt_(void *s, int level, int opt, const void *v, socklen_t n)
 			return -EINVAL;
 		if (a != fs_stk->cfg.ip && a != INADDR_ANY)
 			return -EADDRNOTAVAIL;
-		pthread_mutex_lock(&fs_stk->lock);
+		fs_stk_lock();
 		u->mcast_if = a;
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return 0;
 	}
 	/* The kernel validates and keeps every option; we mirror what the
@@ -420,7 +421,7 @@ udp_setsockopt_(void *s, int level, int opt, const void *v, socklen_t n)
 		sync_opts(u);
 	if (r < 0 || level != IPPROTO_IP)
 		return r;
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	if (opt == IP_MULTICAST_TTL || opt == IP_TTL) {
 		int ttl = n >= sizeof(int) ? *(const int *)v : *(const unsigned char *)v;
 
@@ -431,7 +432,7 @@ udp_setsockopt_(void *s, int level, int opt, const void *v, socklen_t n)
 	} else if (opt == IP_MULTICAST_LOOP) {
 		u->mcast_loop = (n >= sizeof(int) ? *(const int *)v : *(const unsigned char *)v) != 0;
 	}
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	return 0;
 }
 
@@ -482,10 +483,10 @@ udp_recvmsg_(void *s, struct msghdr *m, int flags)
 		fs_stk_progress();
 		while (queued(u) == 0) {
 			if (u->so_error) {
-				pthread_mutex_lock(&fs_stk->lock);
+				fs_stk_lock();
 				e = u->so_error;
 				u->so_error = 0;
-				pthread_mutex_unlock(&fs_stk->lock);
+				fs_stk_unlock();
 				if (e)
 					return -e;
 			}
@@ -610,9 +611,9 @@ arp_ready(void *hop)
 {
 	bool known;
 
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	known = fs_arp_known((uint32_t)(uintptr_t)hop);
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	return known;
 }
 
@@ -683,9 +684,9 @@ tx_room(void *unused)
 	bool room;
 
 	(void)unused;
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	room = fs_stk->dev->ops->tx_flush(fs_stk->dev) == 0;
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	return room;
 }
 
@@ -733,12 +734,12 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 	}
 	if ((dst == INADDR_BROADCAST || is_subnet_broadcast(dst)) && !u->broadcast)
 		return -EACCES; /* as the kernel, without SO_BROADCAST */
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	/* Room on the device first: as the kernel's send buffer accounting
 	 * makes a sender wait (or EAGAIN) while its datagrams sit in a full
 	 * device queue, instead of dropping them. */
 	if (fs_unlikely(fs_stk->dev->ops->tx_flush(fs_stk->dev) != 0)) {
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		if (u->nonblock || (flags & MSG_DONTWAIT))
 			return -EAGAIN;
 		r = fs_stk_wait_sliced(tx_room, NULL, u->sndtimeo_ns, NULL, 0, NULL, TX_SLICE_NS);
@@ -746,7 +747,7 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 			return -EAGAIN;
 		if (r < 0)
 			return r;
-		pthread_mutex_lock(&fs_stk->lock);
+		fs_stk_lock();
 	}
 	hop = fs_next_hop(dst);
 	if (hop && hop != fs_stk->cfg.ip && !fs_arp_known(hop)) {
@@ -754,7 +755,7 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		 * blocking sender waits for the answer instead of losing
 		 * datagrams, and a nonblocking one's are dropped and counted. */
 		if (++fs_stk->arp_pending > ARP_QUEUE) {
-			pthread_mutex_unlock(&fs_stk->lock);
+			fs_stk_unlock();
 			if (u->nonblock || (flags & MSG_DONTWAIT)) {
 				fs_stk->drops.tx_arp++;
 				return (ssize_t)len;
@@ -765,13 +766,13 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 				return u->sndtimeo_ns >= 0 ? -EAGAIN : -EHOSTUNREACH;
 			if (r < 0)
 				return r;
-			pthread_mutex_lock(&fs_stk->lock);
+			fs_stk_lock();
 		}
 	} else {
 		fs_stk->arp_pending = 0;
 	}
 	if (u->pcb->local_port == 0 && udp_bind(u->pcb, IP4_ADDR_ANY, 0) != ERR_OK) {
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return -EAGAIN;
 	}
 	if (hop && hop != fs_stk->cfg.ip && (r = send_direct(u, m, len, dst, port, hop)) != 0) {
@@ -779,12 +780,12 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 			u->sent++;
 			fs_stk_poll_locked(); /* flushes it */
 		}
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return r > 0 ? (ssize_t)len : r;
 	}
 	p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
 	if (!p) {
-		pthread_mutex_unlock(&fs_stk->lock);
+		fs_stk_unlock();
 		return -ENOBUFS;
 	}
 	for (i = 0; i < m->msg_iovlen; i++) {
@@ -811,7 +812,7 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 	/* A sender that never receives still answers ARP and sees ICMP:
 	 * each send is also a progress round (it flushes what we sent). */
 	fs_stk_poll_locked();
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	switch (e) {
 	case ERR_OK:
 		return (ssize_t)len;
@@ -868,7 +869,7 @@ udp_close_(void *s)
 {
 	struct fs_udp *u = s, **pp;
 
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	for (pp = &all; *pp; pp = &(*pp)->next)
 		if (*pp == u) {
 			*pp = u->next;
@@ -881,9 +882,9 @@ udp_close_(void *s)
 		pbuf_free(u->q[u->head % QCAP].p);
 		u->head++;
 	}
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	pthread_mutex_destroy(&u->rlock);
-	free(u);
+	fs_obj_free(u);
 }
 
 const struct fs_sock_ops fs_udp_ops = {

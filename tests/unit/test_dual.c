@@ -50,9 +50,9 @@ send_to(const struct sockaddr_in *a)
 static void
 watch(struct fs_dual *d, int kfd)
 {
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	fs_dual_watch(d, kfd);
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 }
 
 /* Waits (at most 1 s) for the watch set to report, and collects. */
@@ -119,10 +119,10 @@ START_TEST(reports_for_a_socket_gone_are_ignored)
 	/* The program closed k1 but kept a copy: the kernel keeps the
 	 * registration, which the unwatch can no longer name. */
 	close(k1);
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	fs_dual_unwatch(&d1);
 	fs_dual_watch(&d2, k2); /* takes the same slot */
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	ck_assert_int_eq(d2.slot, 0);
 	ck_assert(!fs_dual_readable(&d2));
 	send_to(&a1); /* reported under the slot's old generation */

@@ -1,9 +1,10 @@
 /* lwIP's heap as stack/netif.c provides it (mem_clib_malloc, lwipopts.h):
  * lwIP's mem_malloc, pbufs and pools come from it, blocks keep malloc's alignment and their size, calloc
- * zeroes and refuses an overflowing product, freed blocks are reused, and
- * what is kept for reuse stays bounded. */
+ * zeroes and refuses an overflowing product, freed blocks are reused; and
+ * shared with forked children once fs_shared_init has run. */
 #include <check.h>
-#include <malloc.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,9 @@
 #include <lwip/memp.h>
 #include <lwip/pbuf.h>
 #include <lwip/sys.h>
-#include <valgrind/valgrind.h>
+#include <lwip/udp.h>
 
+#include "../../stack/shared.h"
 #include "check_main.h"
 
 START_TEST(sizes_and_alignment)
@@ -69,9 +71,7 @@ START_TEST(pbufs_come_from_it)
 	mem_free(m);
 	p = pbuf_alloc(PBUF_RAW, 80, PBUF_RAM);
 	ck_assert_ptr_nonnull(p);
-#if !defined(__SANITIZE_ADDRESS__) /* which keeps nothing for reuse */
 	ck_assert_ptr_eq((void *)p, m);
-#endif
 	memset(p->payload, 1, 80);
 	pbuf_free(p);
 	/* Pools too (MEMP_MEM_MALLOC): a segment takes the block a pbuf
@@ -82,38 +82,76 @@ START_TEST(pbufs_come_from_it)
 	pbuf_free(p);
 	p = memp_malloc(MEMP_TCP_SEG);
 	ck_assert_ptr_nonnull(p);
-#if !defined(__SANITIZE_ADDRESS__)
 	ck_assert_ptr_eq((void *)p, m);
-#endif
 	memp_free(MEMP_TCP_SEG, p);
 }
 END_TEST
 
-START_TEST(kept_blocks_are_bounded)
+/* Every size lwIP may ask for, up to 64 MiB: usable whole, and a freed
+ * block is the next one of its size (its class is found the same way
+ * both times). Past 64 MiB: NULL. */
+START_TEST(classes_cover_every_size)
 {
-	enum { N = 20000 };
-	static void *m[N];
-	size_t before, after;
-	unsigned i;
+	size_t s;
+	void *m, *again;
 
-	/* mallinfo2 counts glibc's heap, which these two replace. */
-#if defined(__SANITIZE_ADDRESS__)
-	return;
-#endif
-	if (RUNNING_ON_VALGRIND)
-		return;
-	before = mallinfo2().uordblks;
-	for (i = 0; i < N; i++) {
-		m[i] = mem_malloc(40);
-		ck_assert_ptr_nonnull(m[i]);
+	for (s = 1; s <= (64u << 20); s += s < 8192 ? 1 : s / 7) {
+		m = mem_malloc((mem_size_t)s);
+		ck_assert_msg(m != NULL, "size %zu", s);
+		memset(m, 0x5a, s);
+		mem_free(m);
+		again = mem_malloc((mem_size_t)s);
+		ck_assert_msg(again == m, "size %zu: a new block, not the freed one", s);
+		mem_free(again);
 	}
-	ck_assert_uint_ge(mallinfo2().uordblks, before + (size_t)N * 64);
-	for (i = 0; i < N; i++)
-		mem_free(m[i]);
-	after = mallinfo2().uordblks;
-	/* At most 128 KiB of 64-byte blocks are kept (and their headers and
-	 * malloc's own); the other 1.1 MiB went back to malloc. */
-	ck_assert_msg(after <= before + 256 * 1024, "kept %zu bytes", after - before);
+	ck_assert_ptr_null(fs_heap_alloc((64u << 20) + 1));
+}
+END_TEST
+
+/* After fs_shared_init, lwIP's globals, the stack's heap and its objects
+ * are the family's: a forked child's changes are the parent's. The child
+ * writes into a block the parent allocated, frees it (the parent's next
+ * allocation of that size is that block: the free lists are shared),
+ * binds a UDP port in lwIP (the parent's bind of it fails: lwIP's pcb
+ * list is shared) and allocates an object the parent then reads. */
+START_TEST(shared_with_forked_children)
+{
+	struct udp_pcb *u;
+	int st;
+	char *m, **obj;
+	pid_t pid;
+
+	lwip_init();
+	ck_assert_int_eq(fs_shared_init(), 0);
+	ck_assert(fs_shared_on());
+	m = mem_malloc(300);
+	ck_assert_ptr_nonnull(m);
+	memset(m, 0, 300);
+	obj = fs_obj_calloc(sizeof(*obj));
+	ck_assert_ptr_nonnull(obj);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct udp_pcb *c = udp_new();
+		char *o;
+
+		strcpy(m, "written by the child");
+		mem_free(m);
+		o = fs_obj_calloc(64);
+		strcpy(o, "the child's object");
+		*obj = o;
+		_exit(c && udp_bind(c, IP4_ADDR_ANY, 5555) == ERR_OK ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_str_eq(m, "written by the child");
+	ck_assert_ptr_eq(mem_malloc(300), m);
+	ck_assert_ptr_nonnull(*obj);
+	ck_assert_str_eq(*obj, "the child's object");
+	u = udp_new();
+	ck_assert_ptr_nonnull(u);
+	ck_assert_int_eq(udp_bind(u, IP4_ADDR_ANY, 5555), ERR_USE);
+	ck_assert_int_eq(udp_bind(u, IP4_ADDR_ANY, 5556), ERR_OK);
 }
 END_TEST
 
@@ -126,7 +164,8 @@ make_suite(void)
 	tcase_add_test(c, sizes_and_alignment);
 	tcase_add_test(c, calloc_zeroes_and_checks);
 	tcase_add_test(c, pbufs_come_from_it);
-	tcase_add_test(c, kept_blocks_are_bounded);
+	tcase_add_test(c, classes_cover_every_size);
+	tcase_add_test(c, shared_with_forked_children);
 	suite_add_tcase(s, c);
 	return s;
 }

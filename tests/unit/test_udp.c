@@ -67,10 +67,10 @@ take(uint16_t type, uint8_t proto)
 static void
 drain(void)
 {
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	while (fs_memdev_rx_pending())
 		fs_stk_poll_locked();
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 }
 
 /* inject's work for a caller that holds fs_stk->lock. */
@@ -516,11 +516,11 @@ START_TEST(tcp_in_order_data_fast)
 	 * once. Both go in under one hold of the lock, so that the 1 ms
 	 * delayed-ACK timer cannot answer "pong" alone first, however slow
 	 * the run (valgrind). */
-	pthread_mutex_lock(&fs_stk->lock);
+	fs_stk_lock();
 	inject_locked(f, tcp_frame(f, 43000, 8300, 1001, y + 5, 0x18, 65535, NULL, 0, "pong", 4));
 	ck_assert_uint_eq(fs_tcp_fast_in, d0 + 1);
 	inject_locked(f, tcp_frame(f, 43000, 8300, 1005, y + 5, 0x10, 65535, NULL, 0, "abc", 3));
-	pthread_mutex_unlock(&fs_stk->lock);
+	fs_stk_unlock();
 	ck_assert_uint_eq(fs_tcp_fast_in, d0 + 2);
 	/* Already out, not after the delayed-ACK time: no kick, no wait. */
 	ck_assert_int_ge(fs_memdev_take(fr, sizeof(fr)), 54);

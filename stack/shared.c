@@ -1,0 +1,167 @@
+/* The family's memory (shared.h). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "log.h"
+#include "shared.h"
+
+/* Bounds of the gathered section (stack/shared.ld); absent (NULL) in a
+ * program linked without it. */
+extern char fs_shared_start[] __attribute__((weak));
+extern char fs_shared_end[] __attribute__((weak));
+
+/* The arena: reserved, not committed (MAP_NORESERVE; a page costs memory
+ * when first touched). The largest reservation the system grants, from
+ * ARENA_MAX down to ARENA_MIN. Its cursor is shared (this file's data is
+ * in the section): every process of the family takes from the same one. */
+#define ARENA_MAX (64ull << 30)
+#define ARENA_MIN (1ull << 30)
+
+static char *arena, *arena_end;
+static uintptr_t arena_next;
+static bool section_shared;
+
+int
+fs_shared_init(void)
+{
+	size_t size;
+	void *p;
+
+	if (section_shared || !fs_shared_start || !fs_shared_end)
+		return 0;
+	/* A copy of the section's current contents in shared memory, moved
+	 * over the section: the same bytes at the same address, now shared
+	 * with every process forked from here on. Nothing else runs in the
+	 * stack while it starts. */
+	size = (size_t)(fs_shared_end - fs_shared_start);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		FS_ERR("shared memory for the stack (%zu bytes): %s", size, strerror(errno));
+		return -errno;
+	}
+	memcpy(p, fs_shared_start, size);
+	if (mremap(p, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, fs_shared_start) == MAP_FAILED) {
+		int e = errno;
+
+		munmap(p, size);
+		FS_ERR("shared memory for the stack: remap: %s", strerror(e));
+		return -e;
+	}
+	/* From here on this file's variables are in the shared copy. */
+	section_shared = true;
+	for (size_t a = ARENA_MAX; a >= ARENA_MIN; a /= 2) {
+		p = mmap(NULL, a, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p != MAP_FAILED) {
+			arena = p;
+			arena_end = arena + a;
+			arena_next = (uintptr_t)arena;
+			return 0;
+		}
+	}
+	FS_ERR("shared memory for the stack: no arena of %llu MiB or more: %s",
+	       (unsigned long long)(ARENA_MIN >> 20), strerror(errno));
+	return -ENOMEM;
+}
+
+bool
+fs_shared_on(void)
+{
+	return arena != NULL;
+}
+
+void *
+fs_shared_take(size_t size)
+{
+	uintptr_t at;
+
+	if (!arena)
+		return NULL;
+	size = (size + 15) & ~(size_t)15;
+	at = __atomic_fetch_add(&arena_next, size, __ATOMIC_RELAXED);
+	if (at + size > (uintptr_t)arena_end || at + size < at)
+		return NULL;
+	return (void *)at;
+}
+
+/* Objects: size classes of 64 bytes up to 4 KiB, then powers of two; a
+ * freed object waits on its class's list. A spin lock of its own (shared
+ * like everything here): sockets come and go outside the stack lock. */
+#define OBJ_STEP 64u
+#define OBJ_SMALL 4096u
+#define OBJ_CLASSES (OBJ_SMALL / OBJ_STEP + 32)
+
+struct obj_hdr {
+	uint32_t cls;
+	uint32_t pad[3];
+};
+
+static void *obj_free_list[OBJ_CLASSES];
+
+static inline void
+relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+static int obj_lock;
+
+static uint32_t
+obj_class(size_t size, size_t *n)
+{
+	unsigned b;
+
+	if (size <= OBJ_SMALL) {
+		uint32_t c = size ? (uint32_t)(size - 1) / OBJ_STEP : 0;
+
+		*n = (c + 1) * OBJ_STEP;
+		return c;
+	}
+	b = 64u - (unsigned)__builtin_clzll((unsigned long long)(size - 1)); /* size <= 2^b */
+	*n = (size_t)1 << b;
+	return OBJ_SMALL / OBJ_STEP + (b - 12);
+}
+
+void *
+fs_obj_calloc(size_t size)
+{
+	struct obj_hdr *h;
+	size_t n;
+	uint32_t c;
+
+	if (size > ((size_t)1 << 40))
+		return NULL;
+	c = obj_class(size, &n);
+	while (__atomic_exchange_n(&obj_lock, 1, __ATOMIC_ACQUIRE))
+		relax();
+	h = obj_free_list[c];
+	if (h)
+		obj_free_list[c] = *(void **)h;
+	__atomic_store_n(&obj_lock, 0, __ATOMIC_RELEASE);
+	if (!h && !(h = fs_shared_take(sizeof(*h) + n)) && (arena || !(h = malloc(sizeof(*h) + n))))
+		return NULL;
+	memset(h, 0, sizeof(*h) + n);
+	h->cls = c;
+	return h + 1;
+}
+
+void
+fs_obj_free(void *p)
+{
+	struct obj_hdr *h = (struct obj_hdr *)p - 1;
+
+	if (!p)
+		return;
+	while (__atomic_exchange_n(&obj_lock, 1, __ATOMIC_ACQUIRE))
+		relax();
+	*(void **)h = obj_free_list[h->cls];
+	obj_free_list[h->cls] = h;
+	__atomic_store_n(&obj_lock, 0, __ATOMIC_RELEASE);
+}
