@@ -268,14 +268,6 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 }
 
 void
-fs_stk_lock_lost(void)
-{
-	pthread_mutex_consistent(&fs_stk->lock);
-	FS_ERR("a process sharing this stack died while it held the stack's lock: what it was "
-	       "changing may be half done");
-}
-
-void
 fs_stk_kick(void)
 {
 	if (fs_stk)
@@ -433,7 +425,6 @@ fs_stk_start(struct fs_dev *dev, const struct fs_config *c, bool progress_thread
 		return -ENOMEM;
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&s->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
 	s->dev = dev;

@@ -5,6 +5,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #include "log.h"
 #include "shared.h"
 
@@ -19,10 +25,25 @@ extern char fs_shared_end[] __attribute__((weak));
  * in the section): every process of the family takes from the same one. */
 #define ARENA_MAX (64ull << 30)
 #define ARENA_MIN (1ull << 30)
+/* Under valgrind: its memcheck shadows and leak-scans every mapping, and
+ * 64 GiB took the unit tests past their time limit. */
+#define ARENA_VALGRIND (256ull << 20)
 
 static char *arena, *arena_end;
 static uintptr_t arena_next;
 static bool section_shared;
+
+/* The section's bytes, redzones included: AddressSanitizer poisons the
+ * gaps between globals, and a memcpy of the whole section would trip it.
+ * Word by word through volatile, so that no memcpy call is made of it. */
+__attribute__((no_sanitize("address"))) static void
+copy_section(uint64_t *to, const volatile uint64_t *from, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < size / 8; i++)
+		to[i] = from[i];
+}
 
 int
 fs_shared_init(void)
@@ -42,7 +63,7 @@ fs_shared_init(void)
 		FS_ERR("shared memory for the stack (%zu bytes): %s", size, strerror(errno));
 		return -errno;
 	}
-	memcpy(p, fs_shared_start, size);
+	copy_section(p, (const volatile uint64_t *)fs_shared_start, size);
 	if (mremap(p, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, fs_shared_start) == MAP_FAILED) {
 		int e = errno;
 
@@ -52,7 +73,8 @@ fs_shared_init(void)
 	}
 	/* From here on this file's variables are in the shared copy. */
 	section_shared = true;
-	for (size_t a = ARENA_MAX; a >= ARENA_MIN; a /= 2) {
+	for (size_t a = RUNNING_ON_VALGRIND ? ARENA_VALGRIND : ARENA_MAX;
+	     a >= (RUNNING_ON_VALGRIND ? ARENA_VALGRIND : ARENA_MIN); a /= 2) {
 		p = mmap(NULL, a, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p != MAP_FAILED) {

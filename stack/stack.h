@@ -3,7 +3,6 @@
 #ifndef FS_STACK_H
 #define FS_STACK_H
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -71,30 +70,22 @@ unsigned fs_stk_poll_locked(void);
 /* Hands what is queued to the device (under the lock). */
 void fs_stk_flush_locked(void);
 
-/* The stack lock. It is shared by the processes of a family (shared.h)
- * and robust: a process that dies holding it hands it to the next taker,
- * which fs_stk_lock_lost tells (the state it guards may be half-changed). */
-void fs_stk_lock_lost(void);
-
+/* The stack lock, process-shared (shared.h): the processes of a family
+ * will take it. Not robust: glibc's robust mutex cost about 220
+ * instructions a TCP ping-pong message (callgrind), more than the 5% a
+ * single process may pay for sharing; a holder's death is to be detected
+ * by the family's own means. */
 static inline void
 fs_stk_lock(void)
 {
-	if (fs_unlikely(pthread_mutex_lock(&fs_stk->lock) == EOWNERDEAD))
-		fs_stk_lock_lost();
+	pthread_mutex_lock(&fs_stk->lock);
 }
 
 /* Takes the lock if it is free. */
 static inline bool
 fs_stk_trylock(void)
 {
-	int r = pthread_mutex_trylock(&fs_stk->lock);
-
-	if (fs_likely(r == 0))
-		return true;
-	if (r != EOWNERDEAD)
-		return false;
-	fs_stk_lock_lost();
-	return true;
+	return pthread_mutex_trylock(&fs_stk->lock) == 0;
 }
 
 static inline void
