@@ -436,17 +436,27 @@ accepted(uint16_t port, uint16_t pport, int *l, uint32_t *y)
  * segment, no TCP_NODELAY) is lwIP's, and leaves after the ACK. */
 START_TEST(tcp_small_writes_built_directly)
 {
-	uint8_t f[128], first[128];
+	uint8_t f[128], first[128], mac[6];
 	uint64_t d0;
+	uint32_t e0;
 	uint32_t y;
 	int l, c, n, len, i;
 
 	setenv("FASTSOCK_TCP_RTO_MIN_MS", "50", 1);
 	c = accepted(8200, 42000, &l, &y);
 
+	/* The neighbour cache current for this second (a first look in a new
+	 * second only refreshes it: slow runs, valgrind, cross seconds): the
+	 * send is direct unless another second begins before it. */
+	fs_stk_lock();
+	fs_nif_neigh(ip_of(PEER_IP), mac);
+	ck_assert(fs_nif_neigh(ip_of(PEER_IP), mac));
+	e0 = fs_nif_neigh_epoch;
+	fs_stk_unlock();
 	d0 = fs_tcp_direct_out;
 	ck_assert_int_eq(send(c, "ping", 4, 0), 4);
-	ck_assert_uint_eq(fs_tcp_direct_out, d0 + 1);
+	if (fs_nif_neigh_epoch == e0)
+		ck_assert_uint_eq(fs_tcp_direct_out, d0 + 1);
 	len = take_tcp(first, sizeof(first), 1500, 42000);
 	ck_assert_int_eq(len, 4);
 	ck_assert_int_eq(memcmp(first + 54, "ping", 4), 0);
@@ -459,7 +469,7 @@ START_TEST(tcp_small_writes_built_directly)
 	n = take_tcp(fr, sizeof(fr), 1500, 42000);
 	ck_assert_int_eq(n, 4);
 	ck_assert_int_eq(memcmp(fr + 34, first + 34, 24), 0);
-	ck_assert_uint_eq(fs_tcp_direct_out, d0 + 1);
+	ck_assert_uint_le(fs_tcp_direct_out, d0 + 1); /* retransmitted by lwIP */
 	/* Acknowledged: the next writes go directly again, each after the
 	 * last (the neighbour cache sends the first frame of each second
 	 * lwIP's way: of three in a row, at least two). */
