@@ -152,11 +152,13 @@ ioctl(int fd, unsigned long req, ...)
 	return FS_REAL(ioctl, fd, req, arg);
 }
 
-/* In a forked child the parent's stack is out of reach: its device rings
- * are shared memory the parent is still using, and DPDK cannot start twice
- * in one process. Inherited accelerated sockets are detached: every call
- * but close fails with EBADFD and poll reports them as errors; sockets the
- * child creates stay on the kernel. A program the child execs starts clean. */
+/* A forked child joins its parent's stack (stack/engine.c's fork handlers)
+ * and keeps using every inherited socket. When it cannot (the family is
+ * full, or the parent had not started the stack: DPDK cannot start twice
+ * from one process image), inherited accelerated sockets are detached:
+ * every call but close fails with EBADFD and poll reports them as errors;
+ * sockets the child creates stay on the kernel. A program the child execs
+ * starts clean. */
 static int
 dt_addr(void *s, const struct sockaddr *a, socklen_t n)
 {
@@ -266,12 +268,21 @@ detach_in_child(void)
 		}
 }
 
+/* The engine's fork handler detaches through this when the child cannot
+ * join (fork from inside daemon() or system() does not come through our
+ * fork() below). */
+__attribute__((constructor)) static void
+detach_hook(void)
+{
+	fs_family_detach = detach_in_child;
+}
+
 FS_EXPORT pid_t
 fork(void)
 {
 	pid_t r = FS_REAL(fork);
 
-	if (r == 0 && fs_unlikely(fs_fdt_count() || fs_accel_on))
+	if (r == 0 && fs_unlikely(fs_fdt_count() || fs_accel_on) && !fs_stk_running())
 		detach_in_child();
 	return r;
 }

@@ -50,6 +50,9 @@ struct fs_dev_ops {
 	 * fastsock-stat (may be a system call: progress thread only). */
 	void (*buffers)(struct fs_dev *d, struct fs_dev_bufs *b);
 	void (*close)(struct fs_dev *d);
+	/* In a forked child that joins the family, before it touches the
+	 * device (dpdk.c: leaves the parent's lcore and its buffer cache). */
+	void (*forked)(struct fs_dev *d);
 };
 
 struct fs_dev {
@@ -59,6 +62,9 @@ struct fs_dev {
 	/* A shared-memory link that cannot corrupt frames (memif): UDP goes
 	 * out with checksum 0, which IPv4 allows, and receivers skip it. */
 	bool lossless;
+	/* A forked child may drive the device as its parent does (its
+	 * memory is all mapped before any fork): the child joins the stack. */
+	bool forkable;
 	/* Frames queued but not yet on the device ring; a device that keeps
 	 * a queue sets tx_full_at to its size (0: never full). */
 	uint16_t tx_pending, tx_full_at;

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "dev.h"
+#include "shared.h"
 
 #define NB_DESC 1024
 #define TX_BATCH 32
@@ -192,6 +193,17 @@ dpdk_close(struct fs_dev *d)
 	rte_eth_dev_close(dd->port);
 }
 
+/* The child of a fork runs on the thread that forked, whose lcore id
+ * (0 for the thread that started DPDK) is also the parent's: two processes
+ * on one lcore would share the mempool's per-lcore cache without a lock.
+ * The child's threads are unregistered ones, which use no cache. */
+static void
+dpdk_forked(struct fs_dev *d)
+{
+	(void)d;
+	RTE_PER_LCORE(_lcore_id) = LCORE_ID_ANY;
+}
+
 static const struct fs_dev_ops dpdk_ops = {
 	.rx = dpdk_rx,
 	.rx_free = dpdk_rx_free,
@@ -203,6 +215,7 @@ static const struct fs_dev_ops dpdk_ops = {
 	.rx_intr = dpdk_rx_intr,
 	.buffers = dpdk_buffers,
 	.close = dpdk_close,
+	.forked = dpdk_forked,
 };
 
 /* The packet buffer pool. DPDK lays buffers out so that none crosses a
@@ -459,7 +472,7 @@ fs_dev_open(const struct fs_config *c)
 		FS_ERR("FASTSOCK_DEV=%s gave DPDK no port; everything runs on the kernel", c->dev);
 		return NULL;
 	}
-	dd = calloc(1, sizeof(*dd));
+	dd = fs_obj_calloc(sizeof(*dd)); /* the family's (shared.h) */
 	if (!dd)
 		return NULL;
 	dd->port = port;
@@ -505,6 +518,10 @@ fs_dev_open(const struct fs_config *c)
 	rte_eth_macaddr_get(port, &mac);
 	memcpy(dd->dev.mac, c->mac_set ? c->mac : mac.addr_bytes, 6);
 	dd->dev.lossless = strcmp(info.driver_name, "net_memif") == 0;
+	/* AF_XDP's umem and rings are mapped now, before any fork: a forked
+	 * child drives them as they are. memif maps its regions when the peer
+	 * connects, in this process only (docs/architecture.md). */
+	dd->dev.forkable = strcmp(info.driver_name, "net_af_xdp") == 0;
 	dd->dev.tx_full_at = TX_BATCH;
 	/* A memif server's link comes up when its client connects, which may
 	 * be much later: only other devices are worth waiting for. */
@@ -518,6 +535,6 @@ fs_dev_open(const struct fs_config *c)
 		dpdk_link_up(&dd->dev) ? "up" : "still down", ms);
 	return &dd->dev;
 fail:
-	free(dd);
+	fs_obj_free(dd);
 	return NULL;
 }

@@ -44,7 +44,7 @@ fs_dual_watch(struct fs_dual *d, int kfd)
 	d->slot = -1;
 	d->hint = true; /* the first look asks */
 	d->epoch = __atomic_load_n(&epoch, __ATOMIC_ACQUIRE);
-	if (!fs_stk->progress)
+	if (!fs_stk_has_progress())
 		return; /* nobody would collect the reports */
 	if (dual.epfd < 0 && (dual.epfd = (int)syscall(SYS_epoll_create1, EPOLL_CLOEXEC)) < 0)
 		return;

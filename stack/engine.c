@@ -22,8 +22,15 @@
 #include "shared.h"
 #include "stack.h"
 
-/* Per process: a forked child forgets it (fs_stk_forget). */
+/* Per process: a forked child forgets it when it cannot join the family
+ * (fs_stk_forget). */
 struct fs_stack *fs_stk FS_PRIVATE;
+unsigned fs_family_slot FS_PRIVATE;
+void (*fs_family_detach)(void) FS_PRIVATE;
+/* This process's progress thread. */
+static pthread_t progress_tid FS_PRIVATE;
+static int progress_stop FS_PRIVATE;
+static bool progress_wanted FS_PRIVATE;
 __thread unsigned fs_sig_seen __attribute__((tls_model("initial-exec")));
 __thread bool fs_sig_restart __attribute__((tls_model("initial-exec")));
 
@@ -96,21 +103,33 @@ fs_stk_poll_locked(void)
 	/* Any frame may be what a sleeper waits for (data, an ARP answer, an
 	 * ICMP error): wake them all and let each look again. */
 	if (fs_stk->news || (n && fs_stk->waiters)) {
+		bool others = false;
+
 		fs_stk->news = false;
 		for (w = fs_stk->waiters; w; w = w->next)
-			efd_signal(w->efd);
+			if (w->slot == fs_family_slot)
+				efd_signal(w->efd);
+			else
+				others = true;
+		/* Their progress threads wake them (progress_main). */
+		if (others) {
+			fs_stk->news_gen++;
+			efd_signal(fs_stk->kick_fd);
+		}
 	}
 	return n;
 }
 
-static __thread struct fs_waiter self = {-1, NULL};
+/* This thread's waiter, in the family's memory (other processes walk the
+ * list); made at its first sleep, forgotten by a forked child. */
+static __thread struct fs_waiter *self;
 
 static void
 waiter_add(void)
 {
 	fs_stk_lock();
-	self.next = fs_stk->waiters;
-	fs_stk->waiters = &self;
+	self->next = fs_stk->waiters;
+	fs_stk->waiters = self;
 	fs_stk_unlock();
 	efd_signal(fs_stk->kick_fd);
 }
@@ -122,11 +141,23 @@ waiter_del(void)
 
 	fs_stk_lock();
 	for (pp = &fs_stk->waiters; *pp; pp = &(*pp)->next)
-		if (*pp == &self) {
-			*pp = self.next;
+		if (*pp == self) {
+			*pp = self->next;
 			break;
 		}
 	fs_stk_unlock();
+}
+
+/* Wakes this process's waiters (its progress thread, when another
+ * process had news for them). Under the lock. */
+static void
+wake_own(void)
+{
+	struct fs_waiter *w;
+
+	for (w = fs_stk->waiters; w; w = w->next)
+		if (w->slot == fs_family_slot)
+			efd_signal(w->efd);
 }
 
 /* A spin that found nothing tells the CPU so: a hyperthread sibling (the
@@ -221,9 +252,17 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 		/* Sleep: register, tell the progress thread, look once more. A
 		 * sliced sleep wakes itself: no frame announces what it waits
 		 * for, so the progress thread is not asked to watch for it. */
-		if (self.efd < 0 && (self.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
-			r = -errno;
-			break;
+		if (!self) {
+			int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+			if (efd < 0 || !(self = fs_obj_calloc(sizeof(*self)))) {
+				r = efd < 0 ? -errno : -ENOMEM;
+				if (efd >= 0)
+					close(efd);
+				break;
+			}
+			self->efd = efd;
+			self->slot = fs_family_slot;
 		}
 		if (slice_ns == 0)
 			waiter_add();
@@ -233,7 +272,7 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 			r = fs_sig_seen != sigs ? -EINTR : 1;
 			break;
 		}
-		p[0] = (struct pollfd){self.efd, POLLIN, 0};
+		p[0] = (struct pollfd){self->efd, POLLIN, 0};
 		for (i = 0; i < nk; i++)
 			p[i + 1] = kfds[i];
 		left = deadline == UINT64_MAX ? -1 : (int64_t)(deadline - now);
@@ -242,7 +281,7 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 		r = sleep_on(p, nk + 1, left, sigmask);
 		if (slice_ns == 0) {
 			waiter_del();
-			efd_drain(self.efd);
+			efd_drain(self->efd);
 		}
 		if (r < 0 && errno == EINTR) {
 			r = -EINTR;
@@ -319,13 +358,14 @@ progress_main(void *unused)
 	struct fs_dev *d = fs_stk->dev;
 	long idle_ns = POLL_MIN_NS, busy_ns = POLL_MAX_NS;
 	uint64_t seen = 0, last_rx_ns = 0, polls_after = 0;
+	uint32_t gen = 0;
 	int ifd;
 
 	(void)unused;
 	/* Linux stretches a sleep by up to 50 us of timer slack: too coarse
 	 * for the 10 us polls below. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-	while (!__atomic_load_n(&fs_stk->stop, __ATOMIC_RELAXED)) {
+	while (!__atomic_load_n(&progress_stop, __ATOMIC_RELAXED)) {
 		struct pollfd p[3];
 		bool waiting, busy = false;
 		uint64_t now;
@@ -350,6 +390,10 @@ progress_main(void *unused)
 			fs_tcp_rto(now);
 			fs_tcp_trim_time_wait(now);
 			fs_pub_update(false);
+			if (fs_stk->news_gen != gen) { /* another process's news */
+				gen = fs_stk->news_gen;
+				wake_own();
+			}
 			sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;
 			polls_after = fs_stk->polls;
 			fs_stk_unlock();
@@ -410,12 +454,122 @@ progress_main(void *unused)
 	return NULL;
 }
 
+/* Starts this process's progress thread. */
+static int
+progress_start(void)
+{
+	int cpu = fs_stk->cfg.progress_cpu, r;
+	sigset_t all, old;
+
+	/* The progress thread must never take the program's signals. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&progress_tid, NULL, progress_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		progress_tid = 0;
+		return -r;
+	}
+	pthread_setname_np(progress_tid, "fastsock-prog");
+	if (cpu >= 0) {
+		cpu_set_t one;
+
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		r = pthread_setaffinity_np(progress_tid, sizeof(one), &one);
+		if (r != 0)
+			FS_WARN("FASTSOCK_PROGRESS_CPU=%d: cannot pin the progress thread: %s", cpu,
+				strerror(r));
+	}
+	return 0;
+}
+
+/* fork (pthread_atfork, so that daemon() and system() are seen too): the
+ * child joins the family. Before the fork, under the stack lock, the
+ * parent reserves the child's slot and makes the child a holder of every
+ * socket it holds itself; after it, the child takes the slot, leaves the
+ * parent's waiter and DPDK lcore behind and starts its own progress
+ * thread. The lock is held across the fork (the parent's handler lets it
+ * go), so that no socket changes hands in between. (It must not be a
+ * robust mutex: the child would inherit it on glibc's list of robust
+ * mutexes held, and the two processes' lists, threaded through the shared
+ * mutex, corrupt each other; tried: every member soon reported the lock's
+ * holder dead.) A family that is full, or a device a child cannot drive,
+ * leaves the child detached (the old behaviour). */
+static int fork_slot FS_PRIVATE = -1;
+static bool fork_locked FS_PRIVATE;
+
+static void
+fork_prepare(void)
+{
+	unsigned i;
+
+	if (!fs_stk)
+		return;
+	fork_slot = -1;
+	if (!fs_stk->dev->forkable)
+		return;
+	fs_stk_lock();
+	fork_locked = true;
+	for (i = 0; i < FS_FAMILY_MAX; i++)
+		if (fs_stk->members[i] == 0) {
+			fork_slot = (int)i;
+			fs_stk->members[i] = -1;
+			fs_stk->family_n++;
+			fs_tcp_family_add(fs_family_bit, 1ull << i);
+			fs_udp_family_add(fs_family_bit, 1ull << i);
+			break;
+		}
+}
+
+static void
+fork_parent(void)
+{
+	if (fork_locked) {
+		fork_locked = false;
+		fs_stk_unlock();
+	}
+}
+
+static void
+fork_child(void)
+{
+	if (!fs_stk)
+		return;
+	fork_locked = false;
+	self = NULL; /* the forking thread's waiter is the parent's */
+	progress_tid = 0;
+	progress_stop = 0;
+	if (fork_slot < 0) {
+		if (fs_stk->dev->forkable)
+			FS_WARN("fork: %d processes share the stack already; this child's inherited "
+				"sockets are detached and its new ones stay on the kernel",
+				FS_FAMILY_MAX);
+		else /* info: a fork that execs (system()) is no news */
+			FS_INFO("fork: %s cannot be shared with a forked child yet; this child's "
+				"inherited sockets are detached and its new ones stay on the kernel",
+				fs_stk->cfg.dev);
+		fs_stk_forget();
+		if (fs_family_detach)
+			fs_family_detach();
+		return;
+	}
+	fs_family_slot = (unsigned)fork_slot;
+	fs_family_bit = 1ull << fork_slot;
+	/* The lock is the parent's until its handler runs. */
+	__atomic_store_n(&fs_stk->members[fork_slot], getpid(), __ATOMIC_RELAXED);
+	fs_stk->dev->ops->forked(fs_stk->dev);
+	fs_pub_open();
+	if (progress_wanted && progress_start() < 0)
+		FS_WARN("fork: no progress thread in the child: its sockets progress only "
+			"while it calls in");
+}
+
 int
 fs_stk_start(struct fs_dev *dev, const struct fs_config *c, bool progress_thread)
 {
 	pthread_mutexattr_t ma;
 	struct fs_stack *s;
-	sigset_t all, old;
 	int r;
 
 	/* Before anything is allocated: the stack's memory is the family's. */
@@ -440,27 +594,11 @@ fs_stk_start(struct fs_dev *dev, const struct fs_config *c, bool progress_thread
 	if (r < 0)
 		return r;
 	fs_pub_open();
-	if (progress_thread) {
-		/* The progress thread must never take the program's signals. */
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		r = pthread_create(&s->progress, NULL, progress_main, NULL);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (r != 0)
-			return -r;
-		pthread_setname_np(s->progress, "fastsock-prog");
-		if (c->progress_cpu >= 0) {
-			cpu_set_t one;
-
-			CPU_ZERO(&one);
-			CPU_SET(c->progress_cpu, &one);
-			r = pthread_setaffinity_np(s->progress, sizeof(one), &one);
-			if (r != 0)
-				FS_WARN("FASTSOCK_PROGRESS_CPU=%d: cannot pin the progress thread: %s",
-					c->progress_cpu, strerror(r));
-		}
-	}
-	return 0;
+	s->members[0] = getpid();
+	s->family_n = 1;
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	progress_wanted = progress_thread;
+	return progress_thread ? progress_start() : 0;
 }
 
 void
@@ -468,12 +606,30 @@ fs_stk_stop(void)
 {
 	if (!fs_stk)
 		return;
-	if (fs_stk->progress) {
-		__atomic_store_n(&fs_stk->stop, 1, __ATOMIC_RELAXED);
+	if (progress_tid) {
+		__atomic_store_n(&progress_stop, 1, __ATOMIC_RELAXED);
 		efd_signal(fs_stk->kick_fd);
-		pthread_join(fs_stk->progress, NULL);
-		fs_stk->progress = 0;
+		pthread_join(progress_tid, NULL);
+		progress_tid = 0;
 	}
+}
+
+bool
+fs_stk_running(void)
+{
+	return fs_stk != NULL;
+}
+
+bool
+fs_stk_has_progress(void)
+{
+	return progress_tid != 0;
+}
+
+void
+fs_stk_test_progress(bool on)
+{
+	progress_tid = on ? pthread_self() : 0;
 }
 
 /* At exit, with FASTSOCK_LOG=info: what the stack did and dropped. */
@@ -506,8 +662,9 @@ report(void)
 		(unsigned long long)fs_tcp_fast_in, (unsigned long long)fs_tcp_direct_out, drops);
 }
 
-/* At exit, as the kernel when a process ends: its connections are closed
- * and go on until their data and FIN are acknowledged. The stack ends
+/* At exit, as the kernel when a process ends: its connections (those no
+ * other process of the family holds) are closed and go on until their data
+ * and FIN are acknowledged; it leaves the family. The stack ends
  * with the process, so exit() serves it until then, for at most
  * FASTSOCK_TCP_EXIT_LINGER_MS. */
 static void
@@ -517,11 +674,18 @@ exit_linger(void)
 	uint64_t end;
 	bool busy;
 
-	if (!fs_stk || !fs_stk->cfg.tcp_exit_linger_ms) /* a forked child, or asked not to */
+	if (!fs_stk)
 		return;
-	end = fs_now_ns() + fs_stk->cfg.tcp_exit_linger_ms * 1000000ull;
 	fs_stk_lock();
+	/* Alone and asked not to linger: the connections end with us. */
+	if (!fs_stk->cfg.tcp_exit_linger_ms && fs_stk->family_n == 1) {
+		fs_stk_unlock();
+		return;
+	}
 	fs_tcp_exit_close();
+	fs_stk->members[fs_family_slot] = 0;
+	fs_stk->family_n--;
+	end = fs_now_ns() + fs_stk->cfg.tcp_exit_linger_ms * 1000000ull;
 	for (;;) {
 		fs_stk_poll_locked();
 		busy = fs_tcp_delivering();
@@ -577,8 +741,11 @@ static void
 start(void)
 {
 	int held[FD_FLOOR], nheld = fds_hold(held, FD_FLOOR), r = -ENODEV;
-	struct fs_dev *dev = fs_dev_open(start_cfg);
+	struct fs_dev *dev = NULL;
 
+	/* The family's memory first: the device's state is allocated in it. */
+	if (fs_shared_init() == 0)
+		dev = fs_dev_open(start_cfg);
 	if (dev)
 		r = fs_stk_start(dev, start_cfg, true);
 	while (nheld > 0)

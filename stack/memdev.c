@@ -6,6 +6,7 @@
 
 #include "dev.h"
 #include "memdev.h"
+#include "shared.h"
 #include "stack.h"
 
 #define SLOTS 256
@@ -25,14 +26,22 @@ struct ring {
 static struct fs_dev dev;
 static struct ring rxq, txq;
 static unsigned held, fail_tx;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* Process-shared (fs_dev_open): a forked test child injects and takes too. */
+static pthread_mutex_t lock;
+
+/* Frames from the family's memory, so that a forked child sees them. */
+static struct frame *
+frame_new(void)
+{
+	return fs_obj_calloc(sizeof(struct frame));
+}
 
 static int
 push(struct ring *r, const void *data, uint16_t len)
 {
 	struct frame *f;
 
-	if (r->tail - r->head == SLOTS || len > BUFSZ || !(f = malloc(sizeof(*f))))
+	if (r->tail - r->head == SLOTS || len > BUFSZ || !(f = frame_new()))
 		return -1;
 	f->len = len;
 	memcpy(f->data, data, len);
@@ -64,7 +73,7 @@ fs_memdev_take(void *buf, uint16_t cap)
 	if (f) {
 		len = f->len < cap ? f->len : cap;
 		memcpy(buf, f->data, (size_t)len);
-		free(f);
+		fs_obj_free(f);
 	}
 	return len;
 }
@@ -114,7 +123,7 @@ mem_rx_free(struct fs_dev *d, void *handle)
 {
 	(void)d;
 	__atomic_sub_fetch(&held, 1, __ATOMIC_RELAXED);
-	free(handle);
+	fs_obj_free(handle);
 }
 
 static void *
@@ -127,7 +136,7 @@ mem_tx_alloc(struct fs_dev *d, uint16_t len, void **handle)
 		d->tx_nobuf++;
 		return NULL;
 	}
-	if (len > BUFSZ || !(f = malloc(sizeof(*f)))) {
+	if (len > BUFSZ || !(f = frame_new())) {
 		d->tx_nobuf++;
 		return NULL;
 	}
@@ -144,7 +153,7 @@ mem_tx_queue(struct fs_dev *d, void *handle)
 	pthread_mutex_lock(&lock);
 	if (txq.tail - txq.head == SLOTS) {
 		d->tx_full++;
-		free(f);
+		fs_obj_free(f);
 	} else {
 		txq.f[txq.tail++ % SLOTS] = f;
 		d->tx_pkts++;
@@ -194,6 +203,12 @@ mem_close(struct fs_dev *d)
 	(void)d;
 }
 
+static void
+mem_forked(struct fs_dev *d)
+{
+	(void)d;
+}
+
 static const struct fs_dev_ops mem_ops = {
 	.rx = mem_rx,
 	.rx_free = mem_rx_free,
@@ -205,6 +220,7 @@ static const struct fs_dev_ops mem_ops = {
 	.rx_intr = mem_rx_intr,
 	.buffers = mem_buffers,
 	.close = mem_close,
+	.forked = mem_forked,
 };
 
 struct fs_dev *
@@ -212,7 +228,14 @@ fs_dev_open(const struct fs_config *c)
 {
 	static const uint8_t mac[6] = FS_MEMDEV_MAC;
 
+	pthread_mutexattr_t ma;
+
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutex_init(&lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	dev.ops = &mem_ops;
+	dev.forkable = true;
 	memcpy(dev.mac, c->mac_set ? c->mac : mac, 6);
 	dev.mtu = (uint16_t)c->mtu;
 	return &dev;

@@ -11,15 +11,30 @@
 
 #include "log.h"
 #include "publish.h"
+#include "shared.h"
 #include "stack.h"
 
-static struct fs_pub *pub;
-static uint64_t next_ns;
+/* Per process: each member of a family publishes under its own pid (a
+ * forked child closes the copy of its parent's it inherited and opens
+ * its own: fs_pub_open again). */
+static struct fs_pub *pub FS_PRIVATE;
+static uint64_t next_ns FS_PRIVATE;
+static int pub_fd FS_PRIVATE = -1;
 
 void
 fs_pub_open(void)
 {
-	int fd = memfd_create(FS_PUB_NAME, MFD_CLOEXEC);
+	int fd;
+
+	if (pub) {
+		munmap(pub, sizeof(*pub));
+		pub = NULL;
+	}
+	if (pub_fd >= 0)
+		close(pub_fd);
+	pub_fd = -1;
+	next_ns = 0;
+	fd = memfd_create(FS_PUB_NAME, MFD_CLOEXEC);
 
 	if (fd < 0) {
 		FS_WARN("cannot publish statistics: memfd_create: %s", strerror(errno));
@@ -34,6 +49,7 @@ fs_pub_open(void)
 		return;
 	}
 	/* The fd stays open: fastsock-stat finds the snapshot through it. */
+	pub_fd = fd;
 	pub->magic = FS_PUB_MAGIC;
 	pub->version = FS_PUB_VERSION;
 	pub->pid = getpid();

@@ -118,8 +118,11 @@ fs_shared_take(size_t size)
 
 struct obj_hdr {
 	uint32_t cls;
-	uint32_t pad[3];
+	uint32_t pad;
+	uint64_t holders; /* fs_obj_hold: a bit per family member */
 };
+
+uint64_t fs_family_bit FS_PRIVATE = 1;
 
 static void *obj_free_list[OBJ_CLASSES];
 
@@ -171,6 +174,7 @@ fs_obj_calloc(size_t size)
 		return NULL;
 	memset(h, 0, sizeof(*h) + n);
 	h->cls = c;
+	h->holders = fs_family_bit;
 	return h + 1;
 }
 
@@ -186,4 +190,34 @@ fs_obj_free(void *p)
 	*(void **)h = obj_free_list[h->cls];
 	obj_free_list[h->cls] = h;
 	__atomic_store_n(&obj_lock, 0, __ATOMIC_RELEASE);
+}
+
+static struct obj_hdr *
+hdr(void *p)
+{
+	return (struct obj_hdr *)p - 1;
+}
+
+void
+fs_obj_add_holder(void *p, uint64_t bit)
+{
+	__atomic_or_fetch(&hdr(p)->holders, bit, __ATOMIC_RELAXED);
+}
+
+void
+fs_obj_own(void *p)
+{
+	__atomic_store_n(&hdr(p)->holders, fs_family_bit, __ATOMIC_RELAXED);
+}
+
+bool
+fs_obj_drop(void *p)
+{
+	return __atomic_and_fetch(&hdr(p)->holders, ~fs_family_bit, __ATOMIC_ACQ_REL) == 0;
+}
+
+uint64_t
+fs_obj_holders(void *p)
+{
+	return __atomic_load_n(&hdr(p)->holders, __ATOMIC_RELAXED);
 }

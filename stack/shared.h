@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Keeps a variable of a shared file in the process's own memory (the
  * section name is one shared.ld does not gather). */
@@ -32,6 +33,23 @@ void *fs_shared_take(size_t size);
  * any thread; fs_obj_free keeps them for reuse. */
 void *fs_obj_calloc(size_t size);
 void fs_obj_free(void *p);
+
+/* The family: up to FS_FAMILY_MAX processes (the one that started the
+ * stack and those forked from it) share the stack, each in a slot; this
+ * process's slot as a bit. */
+#define FS_FAMILY_MAX 64
+extern uint64_t fs_family_bit;
+
+/* Which members hold an object (a socket: a member holds it while one of
+ * its fds names it). fs_obj_calloc makes this process the holder;
+ * fs_obj_own makes it the only one (a connection it accepted);
+ * fs_obj_add_holder adds a member (a fork); fs_obj_drop removes this
+ * process and tells whether nobody holds the object any more (then the
+ * caller closes it, as the kernel on a file's last close). */
+void fs_obj_own(void *p);
+void fs_obj_add_holder(void *p, uint64_t bit);
+bool fs_obj_drop(void *p);
+uint64_t fs_obj_holders(void *p);
 
 /* The stack's heap (netif.c, lwIP's too): blocks from the arena, kept
  * for reuse when freed. Under fs_stk->lock. */

@@ -114,6 +114,14 @@ fs_dual_sent(void)
 /* One round of progress if nobody else is making it. */
 void fs_stk_kick(void);
 
+/* Whether this process uses a stack (a forked child that joined its
+ * parent's family does). */
+bool fs_stk_running(void);
+
+/* Called in a forked child that cannot join the family (engine.c): the
+ * preload detaches the inherited sockets. Set by the preload. */
+extern void (*fs_family_detach)(void);
+
 /* In a forked child: the parent's stack is not ours to touch. Afterwards
  * fs_stk_wait only waits on the kernel fds and fs_stk_kick does nothing. */
 void fs_stk_forget(void);

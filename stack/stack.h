@@ -7,9 +7,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "dev.h"
+#include "shared.h"
 #include "sock.h"
 
 struct iovec;
@@ -32,9 +34,12 @@ struct fs_drops {
 	uint64_t tcp_time_wait_recycled; /* TIME_WAIT connections beyond the bound (not a drop) */
 };
 
-/* A thread sleeping until the stack has news: the stack writes efd. */
+/* A thread sleeping until the stack has news: the stack writes efd, an
+ * fd of the process in family slot `slot` (only that process can write
+ * it; the others ring kick_fd, below). In the family's memory. */
 struct fs_waiter {
 	int efd;
+	unsigned slot;
 	struct fs_waiter *next;
 };
 
@@ -44,14 +49,16 @@ struct fs_stack {
 	struct fs_config cfg;
 	struct fs_drops drops;
 	struct fs_waiter *waiters;
-	int kick_fd;		/* wakes the progress thread */
+	int kick_fd;		/* wakes the progress threads: made before any fork, so
+				 * every process of the family has it */
+	uint32_t news_gen;	/* moves when waiters of other processes have news */
+	pid_t members[FS_FAMILY_MAX]; /* the family by slot; 0 free, -1 forking */
+	unsigned family_n;	/* members */
 	bool news;		/* a socket changed state during this poll */
 	bool tx_blocked;	/* lwIP was refused a frame: the device queue was full */
 	uint64_t tx_refused;	/* frames so refused (TCP sends them again) */
 	unsigned arp_pending;	/* sends queued while a neighbour is unresolved */
 	uint64_t polls;
-	pthread_t progress;
-	int stop;
 };
 
 /* The process's stack once started, else NULL. */
@@ -93,6 +100,13 @@ fs_stk_unlock(void)
 {
 	pthread_mutex_unlock(&fs_stk->lock);
 }
+
+/* Whether this process runs a progress thread; the unit tests pretend. */
+bool fs_stk_has_progress(void);
+void fs_stk_test_progress(bool on);
+
+/* This process's slot in the family. */
+extern unsigned fs_family_slot;
 
 /* Progress if the lock is free (the hot paths never wait for it). */
 static inline void
@@ -160,6 +174,11 @@ void fs_tcp_rto(uint64_t now);
  * (fs_tcp_delivering). Under the lock. */
 void fs_tcp_exit_close(void);
 bool fs_tcp_delivering(void);
+
+/* Adds family member bit add to every socket a member in have holds (a
+ * fork). Under the lock. */
+void fs_tcp_family_add(uint64_t have, uint64_t add);
+void fs_udp_family_add(uint64_t have, uint64_t add);
 
 /* Loss recovery lwIP lacks, run after each TCP segment from a lossy link
  * has been through lwIP (under the lock). */

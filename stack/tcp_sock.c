@@ -1117,6 +1117,7 @@ tcp_accept_(void *s, struct sockaddr *a, socklen_t *n, int flags, void **conn)
 	__atomic_sub_fetch(&l->aq_n, 1, __ATOMIC_RELEASE);
 	c->aq_next = NULL;
 	c->listener = NULL;
+	fs_obj_own(c); /* the accepting process's, whoever's poll made it */
 	c->kfd = fd;
 	c->nonblock = (flags & SOCK_NONBLOCK) != 0;
 	if (c->pcb)
@@ -1788,6 +1789,9 @@ tcp_close_(void *s)
 {
 	struct fs_tcp *t = s, *c;
 
+	/* Another process of the family still has it open (a fork). */
+	if (!fs_obj_drop(t))
+		return;
 	/* As Linux's inet_release: with SO_LINGER on and a timeout, close
 	 * waits (even on a nonblocking socket) until the data sent is
 	 * acknowledged or the timeout runs out; what is left still goes
@@ -1818,21 +1822,37 @@ tcp_close_(void *s)
 }
 
 /* At exit: what the kernel does to the sockets of a process that ends.
- * Each connection is closed as close() would (a FIN after the data, a
- * reset where data went unread or was never accepted); nothing is freed,
- * since the program's other threads still run. Under the lock. */
+ * Each connection only this process held is closed as close() would (a
+ * FIN after the data, a reset where data went unread); connections
+ * waiting in the accept queue of a listener so closed are reset; what
+ * other processes of the family hold is theirs. Nothing is freed, since
+ * the program's other threads still run. Under the lock. */
 void
 fs_tcp_exit_close(void)
 {
 	struct fs_tcp *t;
 
-	for (t = all; t; t = t->next) {
-		if (t->listener) { /* never accepted */
+	for (t = all; t; t = t->next)
+		if (!t->listener && (fs_obj_holders(t) & fs_family_bit) && fs_obj_drop(t))
+			release(t);
+	for (t = all; t; t = t->next)
+		if (t->listener && fs_obj_holders(t->listener) == 0) {
 			t->linger_on = 1;
 			t->linger_s = 0;
+			release(t);
 		}
-		release(t);
-	}
+}
+
+/* Adds member bit add to every socket that a member of have holds (the
+ * sockets a forked child inherits). Under the lock. */
+void
+fs_tcp_family_add(uint64_t have, uint64_t add)
+{
+	struct fs_tcp *t;
+
+	for (t = all; t; t = t->next)
+		if (fs_obj_holders(t) & have)
+			fs_obj_add_holder(t, add);
 }
 
 /* Whether a connection still has data or a FIN unacknowledged. */
@@ -1841,8 +1861,10 @@ fs_tcp_delivering(void)
 {
 	struct tcp_pcb *pcb;
 
+	/* Closed ones only (no socket any more): a connection another
+	 * process of the family holds is its business. */
 	for (pcb = tcp_active_pcbs; pcb; pcb = pcb->next)
-		if (pcb->state >= ESTABLISHED && (pcb->unsent || pcb->unacked))
+		if (!pcb->callback_arg && pcb->state >= ESTABLISHED && (pcb->unsent || pcb->unacked))
 			return true;
 	return false;
 }

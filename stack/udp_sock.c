@@ -869,6 +869,9 @@ udp_close_(void *s)
 {
 	struct fs_udp *u = s, **pp;
 
+	/* Another process of the family still has it open (a fork). */
+	if (!fs_obj_drop(u))
+		return;
 	fs_stk_lock();
 	for (pp = &all; *pp; pp = &(*pp)->next)
 		if (*pp == u) {
@@ -885,6 +888,17 @@ udp_close_(void *s)
 	fs_stk_unlock();
 	pthread_mutex_destroy(&u->rlock);
 	fs_obj_free(u);
+}
+
+/* As fs_tcp_family_add. Under the lock. */
+void
+fs_udp_family_add(uint64_t have, uint64_t add)
+{
+	struct fs_udp *u;
+
+	for (u = all; u; u = u->next)
+		if (fs_obj_holders(u) & have)
+			fs_obj_add_holder(u, add);
 }
 
 const struct fs_sock_ops fs_udp_ops = {

@@ -20,7 +20,7 @@ static void
 setup(void)
 {
 	pthread_mutex_init(&stk.lock, NULL);
-	stk.progress = pthread_self(); /* as if a progress thread ran */
+	fs_stk_test_progress(true); /* as if a progress thread ran */
 	fs_stk = &stk;
 }
 
@@ -142,7 +142,7 @@ START_TEST(without_a_progress_thread_every_look_asks)
 	struct fs_dual d;
 	int k = kudp(&a);
 
-	stk.progress = 0;
+	fs_stk_test_progress(false);
 	watch(&d, k);
 	ck_assert_int_eq(d.slot, -1);
 	ck_assert_int_eq(fs_dual_fd(), -1);

@@ -1049,39 +1049,60 @@ START_TEST(sockets_off_the_interface_stay_on_kernel)
 }
 END_TEST
 
-START_TEST(forked_child_detached)
+/* A forked child shares the stack, as on the kernel: it receives on the
+ * socket it inherited what arrived for it, sends from it, and its own new
+ * sockets are the stack's (a port it binds is taken for the parent too);
+ * its close of the inherited fd leaves the parent's open, and its exit
+ * leaves the parent's socket working. */
+START_TEST(forked_child_shares)
 {
-	int fd = bound(5000), st, pfd[2];
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5001)};
+	int fd = bound(5000), st, cp[2], pc[2], k;
+	char ok = 0, c;
 	pid_t pid;
 
-	ck_assert_int_eq(pipe(pfd), 0);
+	a.sin_addr.s_addr = ip_of(US_IP);
+	ck_assert_int_eq(pipe(cp), 0);
+	ck_assert_int_eq(pipe(pc), 0);
 	pid = fork();
 	if (pid == 0) {
-		/* The child: inherited socket unusable, new ones on the kernel. */
-		struct sockaddr_in a = {.sin_family = AF_INET};
-		struct pollfd p = {fd, POLLIN, 0};
-		char c, ok = 0;
-		int k;
+		struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(7000)};
+		struct timeval tv = {2, 0};
+		char buf[32];
+		int n;
 
-		ok |= (char)(!(recv(fd, &c, 1, MSG_DONTWAIT) == -1 && errno == EBADFD) << 0);
-		ok |= (char)(!(send(fd, "x", 1, 0) == -1 && errno == EBADFD) << 1);
-		ok |= (char)(!(poll(&p, 1, 1000) == 1 && (p.revents & POLLNVAL)) << 2);
 		k = socket(AF_INET, SOCK_DGRAM, 0);
-		a.sin_addr.s_addr = ip_of(US_IP);
-		ok |= (char)(!(bind(k, (struct sockaddr *)&a, sizeof(a)) == -1 && errno == EADDRNOTAVAIL) << 3);
-		ok |= (char)(!(fs_fdt_get(k) == NULL) << 4);
-		ok |= (char)(!(close(fd) == 0) << 5);
-		write(pfd[1], &ok, 1);
+		ok |= (char)(!(bind(k, (struct sockaddr *)&a, sizeof(a)) == 0) << 0);
+		ok |= (char)(!(fs_fdt_get(k) != NULL) << 1);
+		(void)!write(cp[1], &ok, 1);
+		(void)!read(pc[0], &c, 1); /* the parent sent "to-child" */
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		n = (int)recv(fd, buf, sizeof(buf), 0);
+		ok |= (char)(!(n == 8 && memcmp(buf, "to-child", 8) == 0) << 2);
+		to.sin_addr.s_addr = ip_of(PEER_IP);
+		ok |= (char)(!(sendto(fd, "from-child", 10, 0, (struct sockaddr *)&to,
+				      sizeof(to)) == 10) << 3);
+		ok |= (char)(!(close(fd) == 0) << 4);
+		(void)!write(cp[1], &ok, 1);
 		exit(0); /* runs atexit handlers: they must leave the parent's alone */
 	}
-	{
-		char ok = 0;
-
-		ck_assert_int_eq(read(pfd[0], &ok, 1), 1);
-		ck_assert_msg(ok == 0, "child checks failed: bit mask %#x", ok);
-	}
+	ck_assert_int_eq(read(cp[0], &ok, 1), 1);
+	ck_assert_msg(ok == 0, "child checks failed: bit mask %#x", ok);
+	/* The child's port is the family's. */
+	k = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_eq(bind(k, (struct sockaddr *)&a, sizeof(a)), -1);
+	ck_assert_int_eq(errno, EADDRINUSE);
+	close(k);
+	peer_send(7000, 5000, "to-child", 8);
+	ck_assert_int_eq(write(pc[1], "g", 1), 1);
+	ck_assert_int_eq(read(cp[0], &ok, 1), 1);
+	ck_assert_msg(ok == 0, "child checks failed: bit mask %#x", ok);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* What the child sent went out on the device. */
+	do
+		ck_assert_int_gt(take(0x0800, 17), 0);
+	while (memcmp(fr + 42, "from-child", 10) != 0);
 	/* The parent's socket still works. */
 	peer_send(7000, 5000, "after", 5);
 	ck_assert_int_eq(recv(fd, fr, sizeof(fr), MSG_DONTWAIT), 5);
@@ -1382,7 +1403,7 @@ make_suite(void)
 	tcase_add_test(t, readiness_mixed_sets);
 	tcase_add_test(t, pool_run_dry);
 	tcase_add_test(t, sockets_off_the_interface_stay_on_kernel);
-	tcase_add_test(t, forked_child_detached);
+	tcase_add_test(t, forked_child_shares);
 	tcase_add_test(t, rules_keep_sockets_on_kernel);
 	tcase_add_test(t, epoll_joined_before_claim);
 	tcase_add_test(t, wildcard_served_on_both_paths);

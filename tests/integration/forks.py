@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+# Servers that fork, and a client that checks what they answer. Every
+# server creates its socket before it forks; the forked processes serve.
+#   forks.py server MODE HOST PORT
+#   forks.py client MODE HOST PORT COUNT
+# MODE: forking (accept in the parent, serve in a forked child, as
+# socketserver.ForkingTCPServer), prefork (4 children block in accept on
+# the one inherited listener), daemon (the parent exits at once after the
+# fork; the child serves), udp (parent and child both receive on one
+# socket and answer). The client prints one line per mode, the same on
+# the kernel and under fastsock when the semantics are the kernel's.
+import os
+import socket
+import socketserver
+import sys
+import time
+
+
+def serve_conn(c, tag):
+    data = b""
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        data += d
+    c.sendall(tag + b":" + data)
+    c.close()
+
+
+def server(mode, host, port):
+    if mode == "forking":
+        class H(socketserver.BaseRequestHandler):
+            def handle(self):
+                serve_conn(self.request, b"child")
+
+        class S(socketserver.ForkingTCPServer):
+            allow_reuse_address = True
+
+        S((host, port), H).serve_forever()
+    if mode == "udp":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((host, port))
+        tag = b"parent"
+        if os.fork() == 0:
+            tag = b"child"
+        while True:
+            d, a = s.recvfrom(2048)
+            s.sendto(tag + b":" + d, a)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, port))
+    s.listen(128)
+    if mode == "daemon":
+        if os.fork() != 0:
+            os._exit(0)  # as daemon(): the parent leaves at once
+        while True:
+            c, _ = s.accept()
+            serve_conn(c, b"child")
+    if mode == "prefork":
+        for i in range(4):
+            if os.fork() == 0:
+                while True:
+                    c, _ = s.accept()
+                    serve_conn(c, b"child%d" % i)
+        s.close()
+        while True:
+            time.sleep(60)
+
+
+def client(mode, host, port, n):
+    if mode == "udp":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(2)
+        got = {}
+        for i in range(n):
+            s.sendto(b"d%d" % i, (host, port))
+            deadline = time.time() + 2
+            while time.time() < deadline:
+                try:
+                    d, _ = s.recvfrom(2048)
+                except socket.timeout:
+                    break
+                k = d.partition(b":")[2]
+                got[k] = got.get(k, 0) + 1
+                if k == b"d%d" % i:
+                    break
+        # Late duplicates, if any.
+        s.settimeout(0.3)
+        try:
+            while True:
+                d, _ = s.recvfrom(2048)
+                k = d.partition(b":")[2]
+                got[k] = got.get(k, 0) + 1
+        except socket.timeout:
+            pass
+        once = sum(1 for i in range(n) if got.get(b"d%d" % i) == 1)
+        print("udp: %d of %d datagrams answered exactly once" % (once, n))
+        return
+    ok = 0
+    for i in range(n):
+        data = os.urandom(1000 + 97 * i)
+        for attempt in range(50):  # the daemon's child may not listen yet
+            try:
+                c = socket.create_connection((host, port), timeout=10)
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.1)
+        c.sendall(data)
+        c.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            got += d
+        c.close()
+        ok += got.partition(b":")[2] == data
+    print("%s: %d of %d connections served, data intact" % (mode, ok, n))
+
+
+if __name__ == "__main__":
+    role, mode, host, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    if role == "server":
+        server(mode, host, port)
+    else:
+        client(mode, host, port, int(sys.argv[5]))
