@@ -348,26 +348,35 @@ from_source(uint8_t *f, size_t n, uint32_t src)
 	put16(t + 16, csum(t, n - 34, pseudo));
 }
 
+/* A TCP listener of ours on port, the peer's ARP request answered. */
+static int
+listening(uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	uint8_t f[64];
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = ip_of(US_IP);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 4), 0);
+	inject(f, arp_request(f));
+	ck_assert_int_gt(take(0x0806, 0), 0);
+	return l;
+}
+
 /* Received TCP segments for us skip lwIP's Ethernet and IPv4 input
  * (netif.c's tcp_direct) when they are unicast and unfragmented; the others
  * take lwIP's way, which drops what the kernel drops. Ethernet padding
  * after the IPv4 length is not data. */
 START_TEST(tcp_segments_in_by_either_path)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8100)};
 	uint8_t f[128], opt[4] = {2, 4, 5, 0xb4};
 	uint64_t d0;
 	char got[16];
 	uint32_t y;
-	int l, c, n;
+	int l = listening(8100), c, n;
 
-	a.sin_addr.s_addr = ip_of(US_IP);
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(l, 0);
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(l, 4), 0);
-	inject(f, arp_request(f));
-	ck_assert_int_gt(take(0x0806, 0), 0);
 	/* A SYN padded to Ethernet's 60-byte minimum and beyond. */
 	d0 = fs_tcp_direct_in;
 	n = (int)tcp_frame(f, 41000, 8100, 1000, 0, 0x02, 65535, opt, 4, NULL, 0);
@@ -408,17 +417,10 @@ END_TEST
 static int
 accepted(uint16_t port, uint16_t pport, int *l, uint32_t *y)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
 	uint8_t f[128], opt[4] = {2, 4, 5, 0xb4};
 	int c;
 
-	a.sin_addr.s_addr = ip_of(US_IP);
-	*l = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(*l, 0);
-	ck_assert_int_eq(bind(*l, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(*l, 4), 0);
-	inject(f, arp_request(f));
-	ck_assert_int_gt(take(0x0806, 0), 0);
+	*l = listening(port);
 	inject(f, tcp_frame(f, pport, port, 1000, 0, 0x02, 65535, opt, 4, NULL, 0));
 	ck_assert_int_ge(take(0x0800, 6), 54);
 	*y = seq_of(fr);
@@ -607,7 +609,6 @@ ts_opt(uint8_t *o, uint32_t tsval)
  * with a SACK block naming it. */
 START_TEST(tcp_timestamps_and_sack)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(8400)};
 	uint8_t f[160], opt[20] = {2, 4, 5, 0xb4, 1, 1, 4, 2};
 	const uint8_t *o;
 	struct tcp_info ti;
@@ -615,15 +616,8 @@ START_TEST(tcp_timestamps_and_sack)
 	uint64_t in0, out0;
 	uint32_t y;
 	char got[16];
-	int l, c, v;
+	int l = listening(8400), c, v;
 
-	a.sin_addr.s_addr = ip_of(US_IP);
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(l, 0);
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(l, 4), 0);
-	inject(f, arp_request(f));
-	ck_assert_int_gt(take(0x0806, 0), 0);
 	ts_opt(opt + 8, 100);
 	inject(f, tcp_frame(f, 44000, 8400, 1000, 0, 0x02, 65535, opt, 20, NULL, 0));
 	ck_assert_int_ge(take_tcp(fr, sizeof(fr), 1500, 44000), 0);
