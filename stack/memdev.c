@@ -236,6 +236,8 @@ fs_dev_open(const struct fs_config *c)
 	pthread_mutexattr_destroy(&ma);
 	dev.ops = &mem_ops;
 	dev.forkable = true;
+	/* A test of what a link that cannot corrupt (memif) changes. */
+	dev.lossless = getenv("FS_MEMDEV_LOSSLESS") != NULL;
 	memcpy(dev.mac, c->mac_set ? c->mac : mac, 6);
 	dev.mtu = (uint16_t)c->mtu;
 	return &dev;

@@ -244,6 +244,11 @@ fs_nif_pbuf_release(struct pbuf *p)
 #define NIF_GEN                                                                    \
 	(NETIF_CHECKSUM_GEN_IP | NETIF_CHECKSUM_GEN_UDP | NETIF_CHECKSUM_GEN_TCP | \
 	 NETIF_CHECKSUM_GEN_ICMP)
+/* What this netif generates: on a link that cannot corrupt (memif) no
+ * TCP or UDP checksum, as the receiver (a fastsock stack: check_frame)
+ * verifies none there either; the IPv4 header's always (check_frame
+ * verifies it on every link). Set by fs_nif_init. */
+static uint16_t nif_gen = NIF_GEN;
 #define NIF_CHECK_ICMP NETIF_CHECKSUM_CHECK_ICMP
 #define NIF_CHECK_L4 (NIF_CHECK_ICMP | NETIF_CHECKSUM_CHECK_UDP | NETIF_CHECKSUM_CHECK_TCP)
 #define NIF_CHECK_ALL (NIF_CHECK_L4 | NETIF_CHECKSUM_CHECK_IP)
@@ -594,7 +599,7 @@ fs_nif_input(struct fs_rxframe *f)
 	/* lwIP verifies what check_frame did not: the IPv4 header of a frame
 	 * that is not IPv4, the TCP or UDP checksum of a fragment (lwIP checks
 	 * the datagram it reassembles), ICMP's always. */
-	NETIF_SET_CHECKSUM_CTRL(&nif, NIF_GEN | (v == FRAME_OK_L4   ? NIF_CHECK_ICMP
+	NETIF_SET_CHECKSUM_CTRL(&nif, nif_gen | (v == FRAME_OK_L4   ? NIF_CHECK_ICMP
 						 : v == FRAME_OK_IP ? NIF_CHECK_L4
 								    : NIF_CHECK_ALL));
 	if (!(v == FRAME_OK_L4 && tcp_direct(p)) && nif.input(p, &nif) != ERR_OK)
@@ -809,7 +814,7 @@ fs_nif_tcp_send(struct tcp_pcb *pcb, const struct iovec *iov, size_t iovcnt, siz
 	seg->next = NULL;
 	seg->p = p;
 	seg->len = (u16_t)len;
-	seg->chksum = fs_csum_raw((uint8_t *)p->payload + hlen, len);
+	seg->chksum = dev->lossless ? 0 : fs_csum_raw((uint8_t *)p->payload + hlen, len);
 	seg->chksum_swapped = 0;
 	seg->flags = TF_SEG_DATA_CHECKSUMMED;
 	if (hlen != TCP_HLEN)
@@ -832,13 +837,16 @@ fs_nif_tcp_send(struct tcp_pcb *pcb, const struct iovec *iov, size_t iovcnt, siz
 		memcpy(h + 1, opt, sizeof(opt));
 	}
 	/* The pseudo-header and the header, as 16-bit words in memory order
-	 * (fs_csum_raw's order), then the payload's sum. */
-	memcpy(w, h, hlen);
-	sum = (uint64_t)(src & 0xffff) + (src >> 16) + (dst & 0xffff) + (dst >> 16) +
-	      htons(IP_PROTO_TCP) + htons((uint16_t)(hlen + len)) + seg->chksum;
-	for (i = 0; i < hlen / 4u; i++)
-		sum += (w[i] & 0xffff) + (w[i] >> 16);
-	h->chksum = (u16_t)~fs_csum_fold((uint32_t)sum);
+	 * (fs_csum_raw's order), then the payload's sum; none on memif
+	 * (nif_gen). */
+	if (!dev->lossless) {
+		memcpy(w, h, hlen);
+		sum = (uint64_t)(src & 0xffff) + (src >> 16) + (dst & 0xffff) + (dst >> 16) +
+		      htons(IP_PROTO_TCP) + htons((uint16_t)(hlen + len)) + seg->chksum;
+		for (i = 0; i < hlen / 4u; i++)
+			sum += (w[i] & 0xffff) + (w[i] >> 16);
+		h->chksum = (u16_t)~fs_csum_fold((uint32_t)sum);
+	}
 	ip = fs_nif_headers(b, mac, pcb->tos, pcb->ttl, IP_PROTO_TCP, (uint16_t)(20 + hlen + len),
 			    src, dst);
 	memcpy(ip + 20, h, hlen + len);
@@ -914,6 +922,9 @@ fs_nif_init(struct fs_dev *d, const struct fs_config *c)
 	netif_set_default(&nif);
 	netif_set_up(&nif);
 	netif_set_link_up(&nif);
+	if (d->lossless)
+		nif_gen = NETIF_CHECKSUM_GEN_IP | NETIF_CHECKSUM_GEN_ICMP;
+	NETIF_SET_CHECKSUM_CTRL(&nif, nif_gen);
 	return 0;
 }
 
@@ -923,7 +934,7 @@ fs_nif_loop(void)
 	if (fs_likely(!nif.loop_first))
 		return false;
 	/* Our own packets: their checksums are ours, nothing to verify. */
-	NETIF_SET_CHECKSUM_CTRL(&nif, NIF_GEN);
+	NETIF_SET_CHECKSUM_CTRL(&nif, nif_gen);
 	netif_poll(&nif);
 	return true;
 }

@@ -600,6 +600,40 @@ ts_opt(uint8_t *o, uint32_t tsval)
 	return 12;
 }
 
+/* On a link that cannot corrupt (memif: FS_MEMDEV_LOSSLESS here) the
+ * stack generates no TCP or UDP checksum and verifies none, as the
+ * kernel's loopback: a segment leaves with 0 in the field (built directly
+ * or, in a new second, by lwIP) and a right IPv4 header checksum; the
+ * peer's segment whose TCP checksum is wrong is taken. */
+START_TEST(lossless_link_unchecksummed)
+{
+	uint8_t f[128];
+	char got[16];
+	uint32_t y;
+	int l, c, n, v = 1;
+
+	setenv("FS_MEMDEV_LOSSLESS", "1", 1);
+	c = accepted(8500, 45000, &l, &y);
+	unsetenv("FS_MEMDEV_LOSSLESS");
+	ck_assert_int_eq(setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)), 0);
+	ck_assert_int_eq(send(c, "ping", 4, 0), 4);
+	do
+		n = take(0x0800, 6);
+	while (n > 0 && (fr[36] << 8 | fr[37]) != 45000);
+	ck_assert_int_ge(n, 58);
+	ck_assert_int_eq(fr[50] | fr[51], 0); /* TCP checksum */
+	ck_assert_uint_eq(csum(fr + 14, 20, 0), 0);
+	/* The peer's data with a wrong checksum: taken. */
+	n = (int)tcp_frame(f, 45000, 8500, 1001, y + 5, 0x18, 65535, NULL, 0, "pong", 4);
+	f[50] ^= 0x5a;
+	inject(f, (size_t)n);
+	ck_assert_int_eq(recv(c, got, sizeof(got), MSG_DONTWAIT), 4);
+	ck_assert_int_eq(memcmp(got, "pong", 4), 0);
+	close(c);
+	close(l);
+}
+END_TEST
+
 /* A peer that offers timestamps and SACK (as Linux does) gets both, as
  * from the kernel: the SYN-ACK echoes its clock and permits SACK; TCP_INFO
  * says so; TCP_MAXSEG is the MSS less the option (1448). The fast paths
@@ -1382,6 +1416,7 @@ make_suite(void)
 	tcase_add_test(t, tcp_small_writes_built_directly);
 	tcase_add_test(t, tcp_in_order_data_fast);
 	tcase_add_test(t, tcp_timestamps_and_sack);
+	tcase_add_test(t, lossless_link_unchecksummed);
 	tcase_add_test(t, receive_semantics);
 	tcase_add_test(t, timeouts_and_nonblock);
 	tcase_add_test(t, send_on_the_wire);
