@@ -280,9 +280,10 @@ detach_hook(void)
 FS_EXPORT pid_t
 fork(void)
 {
+	bool had_stack = fs_stk_running(); /* then the engine's handler did it */
 	pid_t r = FS_REAL(fork);
 
-	if (r == 0 && fs_unlikely(fs_fdt_count() || fs_accel_on) && !fs_stk_running())
+	if (r == 0 && fs_unlikely(fs_fdt_count() || fs_accel_on) && !had_stack)
 		detach_in_child();
 	return r;
 }

@@ -77,12 +77,28 @@ fs_stk_flush_locked(void)
 	}
 }
 
+/* Wakes this process's waiters; tells whether other processes of the
+ * family have waiters too (only their own progress threads can wake
+ * them: the eventfds are theirs). Under the lock. */
+static bool
+wake_own(void)
+{
+	struct fs_waiter *w;
+	bool others = false;
+
+	for (w = fs_stk->waiters; w; w = w->next)
+		if (w->slot == fs_family_slot)
+			efd_signal(w->efd);
+		else
+			others = true;
+	return others;
+}
+
 unsigned
 fs_stk_poll_locked(void)
 {
 	struct fs_dev *d = fs_stk->dev;
 	struct fs_rxframe f[FS_RX_BURST_MAX];
-	struct fs_waiter *w;
 	uint16_t n, i;
 
 	n = d->ops->rx(d, f, (uint16_t)fs_stk->cfg.rx_burst);
@@ -103,16 +119,9 @@ fs_stk_poll_locked(void)
 	/* Any frame may be what a sleeper waits for (data, an ARP answer, an
 	 * ICMP error): wake them all and let each look again. */
 	if (fs_stk->news || (n && fs_stk->waiters)) {
-		bool others = false;
-
 		fs_stk->news = false;
-		for (w = fs_stk->waiters; w; w = w->next)
-			if (w->slot == fs_family_slot)
-				efd_signal(w->efd);
-			else
-				others = true;
-		/* Their progress threads wake them (progress_main). */
-		if (others) {
+		/* The others' progress threads wake theirs (progress_main). */
+		if (wake_own()) {
 			fs_stk->news_gen++;
 			efd_signal(fs_stk->kick_fd);
 		}
@@ -146,31 +155,6 @@ waiter_del(void)
 			break;
 		}
 	fs_stk_unlock();
-}
-
-/* Wakes this process's waiters (its progress thread, when another
- * process had news for them). Under the lock. */
-static void
-wake_own(void)
-{
-	struct fs_waiter *w;
-
-	for (w = fs_stk->waiters; w; w = w->next)
-		if (w->slot == fs_family_slot)
-			efd_signal(w->efd);
-}
-
-/* A spin that found nothing tells the CPU so: a hyperthread sibling (the
- * peer's, when the host places both vCPUs on one core) gets the core's
- * resources meanwhile. */
-static inline void
-cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield");
-#endif
 }
 
 #define WAIT_FDS 64
@@ -226,7 +210,7 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 			r = -EINTR; /* a handler ran while we spun */
 			break;
 		}
-		cpu_relax();
+		fs_cpu_relax();
 		/* The clock every 16 spins. */
 		if ((++spins & 15) != 0)
 			continue;

@@ -81,19 +81,11 @@ fs_nif_rand(void)
  * fs_stk->lock (stack.h). Blocks come from the family's shared arena
  * (shared.h; malloc's when there is none) and are never given back: a
  * freed block waits on its size class's list for the next allocation of
- * that class, in whichever process of the family makes it. Classes: 64
- * bytes apart up to 2 KiB, then four between each power of two and the
- * next (at most 25% lost to rounding), up to HEAP_LIMIT. A 16-byte header
+ * that class, in whichever process of the family makes it. Classes:
+ * shared.h's fs_size_class, up to FS_SIZE_LIMIT. A 16-byte header
  * keeps malloc's alignment and records the class. Under
  * AddressSanitizer a block on a free list is poisoned: a use after free
  * is still caught. */
-#define HEAP_STEP 64u
-#define HEAP_SMALL 2048u
-#define HEAP_SMALL_CLASSES (HEAP_SMALL / HEAP_STEP)
-#define HEAP_LIMIT (64u << 20)
-/* 4 classes for each power of two from 2^11 (the sizes 2049..2^26). */
-#define HEAP_CLASSES (HEAP_SMALL_CLASSES + 4 * (26 - 11))
-
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #define HEAP_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
@@ -112,33 +104,9 @@ struct heap_free {
 	struct heap_free *next;
 };
 
-static struct heap_free *heap[HEAP_CLASSES];
+static struct heap_free *heap[FS_SIZE_CLASSES];
 
 _Static_assert(sizeof(struct heap_hdr) == 16, "the header keeps malloc's alignment");
-
-/* The class of a block of size bytes (1..HEAP_LIMIT), and its usable size. */
-static uint32_t
-heap_class(size_t size)
-{
-	unsigned b;
-
-	if (size <= HEAP_SMALL)
-		return size ? (uint32_t)(size - 1) / HEAP_STEP : 0;
-	b = 63u - (unsigned)__builtin_clzll((unsigned long long)(size - 1)); /* 2^b < size <= 2^(b+1) */
-	return HEAP_SMALL_CLASSES + 4 * (b - 11) + (uint32_t)((size - 1) >> (b - 2) & 3);
-}
-
-static size_t
-heap_class_size(uint32_t c)
-{
-	unsigned b;
-
-	if (c < HEAP_SMALL_CLASSES)
-		return (c + 1) * HEAP_STEP;
-	c -= HEAP_SMALL_CLASSES;
-	b = 11 + c / 4;
-	return ((size_t)4 + c % 4 + 1) << (b - 2);
-}
 
 void *
 fs_heap_alloc(size_t size)
@@ -147,10 +115,10 @@ fs_heap_alloc(size_t size)
 	size_t n;
 	uint32_t c;
 
-	if (size > HEAP_LIMIT)
+	if (size > FS_SIZE_LIMIT)
 		return NULL;
-	c = heap_class(size);
-	n = sizeof(*h) + heap_class_size(c);
+	c = fs_size_class(size);
+	n = sizeof(*h) + fs_class_size(c);
 	if (heap[c]) {
 		h = (struct heap_hdr *)heap[c];
 		HEAP_UNPOISON(h, n);
@@ -188,7 +156,7 @@ fs_heap_free(void *mem)
 	c = h->cls;
 	f->next = heap[c];
 	heap[c] = f;
-	HEAP_POISON((char *)h + sizeof(*f), sizeof(*h) + heap_class_size(c) - sizeof(*f));
+	HEAP_POISON((char *)h + sizeof(*f), sizeof(*h) + fs_class_size(c) - sizeof(*f));
 }
 
 uint64_t

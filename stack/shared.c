@@ -109,13 +109,9 @@ fs_shared_take(size_t size)
 	return (void *)at;
 }
 
-/* Objects: size classes of 64 bytes up to 4 KiB, then powers of two; a
- * freed object waits on its class's list. A spin lock of its own (shared
- * like everything here): sockets come and go outside the stack lock. */
-#define OBJ_STEP 64u
-#define OBJ_SMALL 4096u
-#define OBJ_CLASSES (OBJ_SMALL / OBJ_STEP + 32)
-
+/* Objects: the heap's size classes (shared.h); a freed object waits on
+ * its class's list. A spin lock of its own (shared like everything here):
+ * sockets come and go outside the stack lock. */
 struct obj_hdr {
 	uint32_t cls;
 	uint32_t pad;
@@ -124,35 +120,8 @@ struct obj_hdr {
 
 uint64_t fs_family_bit FS_PRIVATE = 1;
 
-static void *obj_free_list[OBJ_CLASSES];
-
-static inline void
-relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield");
-#endif
-}
-
+static void *obj_free_list[FS_SIZE_CLASSES];
 static int obj_lock;
-
-static uint32_t
-obj_class(size_t size, size_t *n)
-{
-	unsigned b;
-
-	if (size <= OBJ_SMALL) {
-		uint32_t c = size ? (uint32_t)(size - 1) / OBJ_STEP : 0;
-
-		*n = (c + 1) * OBJ_STEP;
-		return c;
-	}
-	b = 64u - (unsigned)__builtin_clzll((unsigned long long)(size - 1)); /* size <= 2^b */
-	*n = (size_t)1 << b;
-	return OBJ_SMALL / OBJ_STEP + (b - 12);
-}
 
 void *
 fs_obj_calloc(size_t size)
@@ -161,11 +130,12 @@ fs_obj_calloc(size_t size)
 	size_t n;
 	uint32_t c;
 
-	if (size > ((size_t)1 << 40))
+	if (size > FS_SIZE_LIMIT)
 		return NULL;
-	c = obj_class(size, &n);
+	c = fs_size_class(size);
+	n = fs_class_size(c);
 	while (__atomic_exchange_n(&obj_lock, 1, __ATOMIC_ACQUIRE))
-		relax();
+		fs_cpu_relax();
 	h = obj_free_list[c];
 	if (h)
 		obj_free_list[c] = *(void **)h;
@@ -186,7 +156,7 @@ fs_obj_free(void *p)
 	if (!p)
 		return;
 	while (__atomic_exchange_n(&obj_lock, 1, __ATOMIC_ACQUIRE))
-		relax();
+		fs_cpu_relax();
 	*(void **)h = obj_free_list[h->cls];
 	obj_free_list[h->cls] = h;
 	__atomic_store_n(&obj_lock, 0, __ATOMIC_RELEASE);

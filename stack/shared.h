@@ -29,6 +29,54 @@ bool fs_shared_on(void);
  * when the arena is used up or was not reserved. */
 void *fs_shared_take(size_t size);
 
+/* The size classes of both allocators below (the stack's heap, objects):
+ * 64 bytes apart up to 2 KiB, then four between each power of two and the
+ * next (at most 25% lost to rounding), up to FS_SIZE_LIMIT. */
+#define FS_SIZE_STEP 64u
+#define FS_SIZE_SMALL 2048u
+#define FS_SIZE_SMALL_CLASSES (FS_SIZE_SMALL / FS_SIZE_STEP)
+#define FS_SIZE_LIMIT (64u << 20)
+/* 4 classes for each power of two from 2^11 (the sizes 2049..2^26). */
+#define FS_SIZE_CLASSES (FS_SIZE_SMALL_CLASSES + 4 * (26 - 11))
+
+/* The class of a block of size bytes (1..FS_SIZE_LIMIT). */
+static inline uint32_t
+fs_size_class(size_t size)
+{
+	unsigned b;
+
+	if (size <= FS_SIZE_SMALL)
+		return size ? (uint32_t)(size - 1) / FS_SIZE_STEP : 0;
+	b = 63u - (unsigned)__builtin_clzll((unsigned long long)(size - 1)); /* 2^b < size <= 2^(b+1) */
+	return FS_SIZE_SMALL_CLASSES + 4 * (b - 11) + (uint32_t)((size - 1) >> (b - 2) & 3);
+}
+
+/* The usable size of class c. */
+static inline size_t
+fs_class_size(uint32_t c)
+{
+	unsigned b;
+
+	if (c < FS_SIZE_SMALL_CLASSES)
+		return (c + 1) * FS_SIZE_STEP;
+	c -= FS_SIZE_SMALL_CLASSES;
+	b = 11 + c / 4;
+	return ((size_t)4 + c % 4 + 1) << (b - 2);
+}
+
+/* A spin that found nothing tells the CPU so: a hyperthread sibling (the
+ * peer's, when the host places both vCPUs on one core) gets the core's
+ * resources meanwhile. */
+static inline void
+fs_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
 /* Zeroed objects (sockets, the stack's own struct) from the arena, from
  * any thread; fs_obj_free keeps them for reuse. */
 void *fs_obj_calloc(size_t size);
