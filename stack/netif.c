@@ -691,8 +691,8 @@ fs_nif_neigh(uint32_t dst, uint8_t mac[6])
 /* The netif's output (etharp_output's place): an IPv4 packet lwIP built,
  * to a unicast destination whose neighbour is in the cache, gets its
  * Ethernet header written straight into a device buffer and the packet
- * copied after it (etharp_output and ethernet_output took about 300
- * instructions a segment). Everything else goes etharp_output's way, as
+ * copied after it (skipping etharp_output's and ethernet_output's
+ * lookups). Everything else goes etharp_output's way, as
  * does the first frame to each neighbour per second, so that lwIP
  * refreshes the entry. */
 uint64_t fs_nif_out_direct;

@@ -78,10 +78,9 @@ unsigned fs_stk_poll_locked(void);
 void fs_stk_flush_locked(void);
 
 /* The stack lock, process-shared (shared.h): the processes of a family
- * will take it. Not robust: glibc's robust mutex cost about 220
- * instructions a TCP ping-pong message (callgrind), more than the 5% a
- * single process may pay for sharing; a holder's death is to be detected
- * by the family's own means. */
+ * take it. Not robust: glibc's robust mutex costs a single process more
+ * than sharing may (docs/benchmarks.md, 2026-12-06); a holder's death is
+ * to be detected by the family's own means. */
 static inline void
 fs_stk_lock(void)
 {
