@@ -285,6 +285,8 @@ fork(void)
 
 	if (r == 0 && fs_unlikely(fs_fdt_count() || fs_accel_on) && !had_stack)
 		detach_in_child();
+	if (r < 0 && had_stack)
+		fs_stk_fork_failed(); /* the room made for the child */
 	return r;
 }
 

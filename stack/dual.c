@@ -68,6 +68,14 @@ fs_dual_unwatch(struct fs_dual *d)
 	/* Fails when the program closed this fd number and kept a copy: the
 	 * slot's new generation makes the registration's reports stale. */
 	syscall(SYS_epoll_ctl, dual.epfd, EPOLL_CTL_DEL, d->kfd, NULL);
+	fs_dual_forget(d);
+}
+
+void
+fs_dual_forget(struct fs_dual *d)
+{
+	if (d->slot < 0)
+		return;
 	dual.tab[d->slot] = NULL;
 	dual.gen[d->slot]++;
 	d->slot = -1;

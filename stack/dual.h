@@ -21,6 +21,10 @@ void fs_dual_watch(struct fs_dual *d, int kfd);
 
 /* Stops watching (under the stack lock; harmless when not watched). */
 void fs_dual_unwatch(struct fs_dual *d);
+/* Forgets d without asking the kernel: its fd was another process's, one
+ * that ended (the kernel closed the fd; a copy left elsewhere reports as
+ * stale). Under the stack lock. */
+void fs_dual_forget(struct fs_dual *d);
 
 /* Whether d's kernel socket may have something to read: false without a
  * system call unless the kernel reported an arrival, or something may have

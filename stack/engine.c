@@ -4,6 +4,7 @@
  * program is not calling in. No lwIP or DPDK types here. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -50,6 +51,49 @@ efd_drain(int fd)
 	uint64_t v;
 
 	syscall(SYS_read, fd, &v, sizeof(v));
+}
+
+static long
+futex(uint32_t *word, int op, uint32_t v)
+{
+	return syscall(SYS_futex, word, op, v, NULL, NULL, 0);
+}
+
+/* The lock is taken (stack.h): spin a little, a section being a poll
+ * round of a few microseconds, then sleep until the holder lets it go.
+ * Shared futex operations: the waiters may be other processes. */
+void
+fs_stk_lock_slow(void)
+{
+	uint32_t me = fs_family_slot + 1, v;
+	int i;
+
+	for (i = 0; i < 128; i++) {
+		fs_cpu_relax();
+		if (__atomic_load_n(&fs_stk->lock, __ATOMIC_RELAXED) == 0 && fs_stk_trylock())
+			return;
+	}
+	for (;;) {
+		v = __atomic_load_n(&fs_stk->lock, __ATOMIC_RELAXED);
+		if (v == 0) {
+			/* Others may sleep on it still: keep them noted. */
+			if (__atomic_compare_exchange_n(&fs_stk->lock, &v, me | FS_LOCK_WAITERS, false,
+							__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+				return;
+			continue;
+		}
+		if (!(v & FS_LOCK_WAITERS) &&
+		    !__atomic_compare_exchange_n(&fs_stk->lock, &v, v | FS_LOCK_WAITERS, false,
+						 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			continue;
+		futex(&fs_stk->lock, FUTEX_WAIT, v | FS_LOCK_WAITERS);
+	}
+}
+
+void
+fs_stk_lock_wake(void)
+{
+	futex(&fs_stk->lock, FUTEX_WAKE, 1);
 }
 
 static int
@@ -355,6 +399,7 @@ progress_main(void *unused)
 		uint64_t now;
 		int64_t sleep_ns;
 
+		fs_family_check(false);
 		/* Never wait for the lock: whoever holds it is making progress,
 		 * and a blocked progress thread would cost the holder a futex
 		 * wake-up on every unlock. */
@@ -468,6 +513,108 @@ progress_start(void)
 	return 0;
 }
 
+/* Whether process pid ended: gone, or a zombie its parent has not reaped
+ * yet (kill() still finds those). Raw system calls, as above. */
+static bool
+pid_gone(pid_t pid)
+{
+	char path[32], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	/* Alive, or not ours to signal (a worker that changed its user). */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT;
+	n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* "pid (comm) S ...": comm may hold anything */
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* The member in slot ended (pid; 0: a fork that failed): the sockets only
+ * it held are closed and freed, its waiters forgotten, its slot freed.
+ * held: it died holding the lock, which the caller took over. Under the
+ * lock. */
+static void
+reap(unsigned slot, pid_t pid, bool held)
+{
+	uint64_t bit = 1ull << slot;
+	struct fs_waiter **pp, *w;
+
+	if (held)
+		FS_WARN("process %d of the family died holding the stack lock: the others carry on, "
+			"but what it was changing may be left half done",
+			(int)pid);
+	else if (pid && !(fs_stk->leaving & bit))
+		FS_DBG("process %d of the family ended without exit(): the sockets only it held "
+		       "are closed",
+		       (int)pid);
+	fs_tcp_member_gone(bit);
+	fs_udp_member_gone(bit);
+	for (pp = &fs_stk->waiters; (w = *pp);)
+		if (w->slot == slot) {
+			*pp = w->next;
+			fs_obj_free(w);
+		} else {
+			pp = &w->next;
+		}
+	fs_stk->leaving &= ~bit;
+	fs_stk->members[slot] = 0;
+	fs_stk->family_n--;
+}
+
+unsigned
+fs_family_check(bool force)
+{
+	uint64_t now = fs_now_ns(), due = __atomic_load_n(&fs_stk->check_ns, __ATOMIC_RELAXED);
+	struct timespec pause = {0, 20000};
+	pid_t gone[FS_FAMILY_MAX];
+	unsigned i, n = 0, owner;
+	int held_by = -1;
+	uint32_t v;
+
+	/* One process checks for the family each time. */
+	if (!force && (now < due || !__atomic_compare_exchange_n(&fs_stk->check_ns, &due,
+								 now + FS_FAMILY_CHECK_NS, false,
+								 __ATOMIC_RELAXED, __ATOMIC_RELAXED)))
+		return 0;
+	for (i = 0; i < FS_FAMILY_MAX; i++) {
+		pid_t pid = __atomic_load_n(&fs_stk->members[i], __ATOMIC_RELAXED);
+
+		gone[i] = i != fs_family_slot && pid > 0 && pid_gone(pid) ? pid : 0;
+		n += gone[i] != 0;
+	}
+	if (n == 0)
+		return 0;
+	/* The lock: from a live holder when it lets go, from a dead one at
+	 * once (nobody else would ever have it again). */
+	while (!fs_stk_trylock()) {
+		v = __atomic_load_n(&fs_stk->lock, __ATOMIC_RELAXED);
+		owner = (v & ~FS_LOCK_WAITERS) - 1;
+		if (owner < FS_FAMILY_MAX && gone[owner] &&
+		    __atomic_compare_exchange_n(&fs_stk->lock, &v,
+						(fs_family_slot + 1) | (v & FS_LOCK_WAITERS), false,
+						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+			held_by = (int)owner;
+			break;
+		}
+		nanosleep(&pause, NULL);
+	}
+	for (i = 0; i < FS_FAMILY_MAX; i++)
+		if (gone[i] && fs_stk->members[i] == gone[i])
+			reap(i, gone[i], held_by == (int)i);
+	fs_stk_poll_locked(); /* the FINs and resets out */
+	fs_stk_unlock();
+	return n;
+}
+
 /* fork (pthread_atfork, so that daemon() and system() are seen too): the
  * child joins the family. Before the fork, under the stack lock, the
  * parent reserves the child's slot and makes the child a holder of every
@@ -493,6 +640,10 @@ fork_prepare(void)
 	fork_slot = -1;
 	if (!fs_stk->dev->forkable)
 		return;
+	/* Members that ended keep their slots until the family's next check:
+	 * a server that forks a child per connection may get there first. */
+	if (__atomic_load_n(&fs_stk->family_n, __ATOMIC_RELAXED) >= FS_FAMILY_MAX)
+		fs_family_check(true);
 	fs_stk_lock();
 	fork_locked = true;
 	for (i = 0; i < FS_FAMILY_MAX; i++)
@@ -549,10 +700,21 @@ fork_child(void)
 			"while it calls in");
 }
 
+void
+fs_stk_fork_failed(void)
+{
+	if (!fs_stk || fork_slot < 0)
+		return;
+	fs_stk_lock();
+	if (fs_stk->members[fork_slot] == -1)
+		reap((unsigned)fork_slot, 0, false);
+	fs_stk_unlock();
+	fork_slot = -1;
+}
+
 int
 fs_stk_start(struct fs_dev *dev, const struct fs_config *c, bool progress_thread)
 {
-	pthread_mutexattr_t ma;
 	struct fs_stack *s;
 	int r;
 
@@ -561,10 +723,6 @@ fs_stk_start(struct fs_dev *dev, const struct fs_config *c, bool progress_thread
 		return r;
 	if (!(s = fs_obj_calloc(sizeof(*s))))
 		return -ENOMEM;
-	pthread_mutexattr_init(&ma);
-	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-	pthread_mutex_init(&s->lock, &ma);
-	pthread_mutexattr_destroy(&ma);
 	s->dev = dev;
 	s->cfg = *c;
 	s->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -667,8 +825,9 @@ exit_linger(void)
 		return;
 	}
 	fs_tcp_exit_close();
-	fs_stk->members[fs_family_slot] = 0;
-	fs_stk->family_n--;
+	/* The slot stays ours until the family sees us gone and frees what
+	 * only we held (fs_family_check). */
+	fs_stk->leaving |= fs_family_bit;
 	end = fs_now_ns() + fs_stk->cfg.tcp_exit_linger_ms * 1000000ull;
 	for (;;) {
 		fs_stk_poll_locked();

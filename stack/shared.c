@@ -181,9 +181,15 @@ fs_obj_own(void *p)
 }
 
 bool
+fs_obj_drop_member(void *p, uint64_t bit)
+{
+	return __atomic_and_fetch(&hdr(p)->holders, ~bit, __ATOMIC_ACQ_REL) == 0;
+}
+
+bool
 fs_obj_drop(void *p)
 {
-	return __atomic_and_fetch(&hdr(p)->holders, ~fs_family_bit, __ATOMIC_ACQ_REL) == 0;
+	return fs_obj_drop_member(p, fs_family_bit);
 }
 
 uint64_t

@@ -93,10 +93,12 @@ extern uint64_t fs_family_bit;
  * fs_obj_own makes it the only one (a connection it accepted);
  * fs_obj_add_holder adds a member (a fork); fs_obj_drop removes this
  * process and tells whether nobody holds the object any more (then the
- * caller closes it, as the kernel on a file's last close). */
+ * caller closes it, as the kernel on a file's last close);
+ * fs_obj_drop_member does so for the member of bit (one that ended). */
 void fs_obj_own(void *p);
 void fs_obj_add_holder(void *p, uint64_t bit);
 bool fs_obj_drop(void *p);
+bool fs_obj_drop_member(void *p, uint64_t bit);
 uint64_t fs_obj_holders(void *p);
 
 /* The stack's heap (netif.c, lwIP's too): blocks from the arena, kept

@@ -118,6 +118,9 @@ void fs_stk_kick(void);
  * parent's family does). */
 bool fs_stk_running(void);
 
+/* fork() failed after the engine had made room for the child. */
+void fs_stk_fork_failed(void);
+
 /* Called in a forked child that cannot join the family (engine.c): the
  * preload detaches the inherited sockets. Set by the preload. */
 extern void (*fs_family_detach)(void);

@@ -44,7 +44,7 @@ struct fs_waiter {
 };
 
 struct fs_stack {
-	pthread_mutex_t lock; /* everything below, and all of lwIP */
+	uint32_t lock; /* everything below, and all of lwIP (fs_stk_lock) */
 	struct fs_dev *dev;
 	struct fs_config cfg;
 	struct fs_drops drops;
@@ -54,6 +54,8 @@ struct fs_stack {
 	uint32_t news_gen;	/* moves when waiters of other processes have news */
 	pid_t members[FS_FAMILY_MAX]; /* the family by slot; 0 free, -1 forking */
 	unsigned family_n;	/* members */
+	uint64_t leaving;	/* members that exited normally, until gone */
+	uint64_t check_ns;	/* when the family is next checked for the dead */
 	bool news;		/* a socket changed state during this poll */
 	bool tx_blocked;	/* lwIP was refused a frame: the device queue was full */
 	uint64_t tx_refused;	/* frames so refused (TCP sends them again) */
@@ -77,35 +79,53 @@ unsigned fs_stk_poll_locked(void);
 /* Hands what is queued to the device (under the lock). */
 void fs_stk_flush_locked(void);
 
-/* The stack lock, process-shared (shared.h): the processes of a family
- * take it. Not robust: glibc's robust mutex costs a single process more
- * than sharing may (docs/benchmarks.md, 2026-12-06); a holder's death is
- * to be detected by the family's own means. */
-static inline void
-fs_stk_lock(void)
-{
-	pthread_mutex_lock(&fs_stk->lock);
-}
+/* The stack lock: a futex word in the family's memory. 0 when free, else
+ * the holder's family slot + 1, with FS_LOCK_WAITERS while a thread may
+ * sleep on it. Not a pthread mutex: a member that dies holding the lock
+ * must not stop the others (the family's check takes the lock over from a
+ * dead holder, engine.c), and glibc's robust mutex costs more than
+ * sharing may (docs/benchmarks.md, 2026-12-06). */
+#define FS_LOCK_WAITERS 0x80000000u
+void fs_stk_lock_slow(void);
+void fs_stk_lock_wake(void);
+
+/* This process's slot in the family. */
+extern unsigned fs_family_slot;
 
 /* Takes the lock if it is free. */
 static inline bool
 fs_stk_trylock(void)
 {
-	return pthread_mutex_trylock(&fs_stk->lock) == 0;
+	uint32_t free_ = 0;
+
+	return __atomic_compare_exchange_n(&fs_stk->lock, &free_, fs_family_slot + 1, false,
+					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+static inline void
+fs_stk_lock(void)
+{
+	if (fs_unlikely(!fs_stk_trylock()))
+		fs_stk_lock_slow();
 }
 
 static inline void
 fs_stk_unlock(void)
 {
-	pthread_mutex_unlock(&fs_stk->lock);
+	if (fs_unlikely(__atomic_exchange_n(&fs_stk->lock, 0, __ATOMIC_RELEASE) & FS_LOCK_WAITERS))
+		fs_stk_lock_wake();
 }
+
+/* Looks for members that ended (exited, or were killed) and closes what
+ * only they held, as the kernel closes a dead process's files; a lock one
+ * of them died holding is taken over. The progress threads run it every
+ * FS_FAMILY_CHECK_NS; force: now. Returns how many were found. */
+#define FS_FAMILY_CHECK_NS 100000000ull
+unsigned fs_family_check(bool force);
 
 /* Whether this process runs a progress thread; the unit tests pretend. */
 bool fs_stk_has_progress(void);
 void fs_stk_test_progress(bool on);
-
-/* This process's slot in the family. */
-extern unsigned fs_family_slot;
 
 /* Progress if the lock is free (the hot paths never wait for it). */
 static inline void
@@ -178,6 +198,11 @@ bool fs_tcp_delivering(void);
  * fork). Under the lock. */
 void fs_tcp_family_add(uint64_t have, uint64_t add);
 void fs_udp_family_add(uint64_t have, uint64_t add);
+/* Closes and frees the sockets only the member of bit held: it ended
+ * (exit, or killed), and the kernel would close its files. Under the
+ * lock. */
+void fs_tcp_member_gone(uint64_t bit);
+void fs_udp_member_gone(uint64_t bit);
 
 /* Loss recovery lwIP lacks, run after each TCP segment from a lossy link
  * has been through lwIP (under the lock). */

@@ -1784,21 +1784,14 @@ lingered(void *s)
 	       __atomic_load_n(&t->st, __ATOMIC_ACQUIRE) != T_CONNECTED || t->reset;
 }
 
+/* Closes t, which nobody holds any more, and frees it. Under the lock.
+ * forget_dual: its kernel side was a process's that ended (the kernel
+ * closed that fd). */
 static void
-tcp_close_(void *s)
+close_locked(struct fs_tcp *t, bool forget_dual)
 {
-	struct fs_tcp *t = s, *c;
+	struct fs_tcp *c;
 
-	/* Another process of the family still has it open (a fork). */
-	if (!fs_obj_drop(t))
-		return;
-	/* As Linux's inet_release: with SO_LINGER on and a timeout, close
-	 * waits (even on a nonblocking socket) until the data sent is
-	 * acknowledged or the timeout runs out; what is left still goes
-	 * after it returns. */
-	if (t->st == T_CONNECTED && t->linger_on && t->linger_s > 0)
-		fs_stk_wait(lingered, t, (int64_t)t->linger_s * 1000000000, NULL, 0, NULL);
-	fs_stk_lock();
 	if (t->st == T_LISTEN) {
 		/* Connections nobody accepted are reset, as the kernel does. */
 		while ((c = t->aq_head)) {
@@ -1811,36 +1804,90 @@ tcp_close_(void *s)
 		}
 		t->aq_tail = NULL;
 		t->aq_n = 0;
-		if (t->dual)
+		if (t->dual && forget_dual)
+			fs_dual_forget(&t->kd);
+		else if (t->dual)
 			fs_dual_unwatch(&t->kd);
 	}
 	release(t);
 	unlink_(t);
-	fs_stk_poll_locked();
-	fs_stk_unlock();
 	fs_obj_free(t);
 }
 
+static void
+tcp_close_(void *s)
+{
+	struct fs_tcp *t = s;
+
+	/* Another process of the family still has it open (a fork). */
+	if (!fs_obj_drop(t))
+		return;
+	/* As Linux's inet_release: with SO_LINGER on and a timeout, close
+	 * waits (even on a nonblocking socket) until the data sent is
+	 * acknowledged or the timeout runs out; what is left still goes
+	 * after it returns. */
+	if (t->st == T_CONNECTED && t->linger_on && t->linger_s > 0)
+		fs_stk_wait(lingered, t, (int64_t)t->linger_s * 1000000000, NULL, 0, NULL);
+	fs_stk_lock();
+	close_locked(t, false);
+	fs_stk_poll_locked();
+	fs_stk_unlock();
+}
+
 /* At exit: what the kernel does to the sockets of a process that ends.
- * Each connection only this process held is closed as close() would (a
+ * Each connection only this process holds is closed as close() would (a
  * FIN after the data, a reset where data went unread); connections
- * waiting in the accept queue of a listener so closed are reset; what
- * other processes of the family hold is theirs. Nothing is freed, since
- * the program's other threads still run. Under the lock. */
+ * waiting in the accept queue of a listener only it holds are reset; what
+ * other processes of the family hold is theirs. Nothing is freed, and the
+ * process stays their holder: the program's other threads still run. The
+ * family frees them once the process is gone (fs_tcp_member_gone). Under
+ * the lock. */
 void
 fs_tcp_exit_close(void)
 {
 	struct fs_tcp *t;
 
 	for (t = all; t; t = t->next)
-		if (!t->listener && (fs_obj_holders(t) & fs_family_bit) && fs_obj_drop(t))
+		if (!t->listener && fs_obj_holders(t) == fs_family_bit)
 			release(t);
 	for (t = all; t; t = t->next)
-		if (t->listener && fs_obj_holders(t->listener) == 0) {
+		if (t->listener && fs_obj_holders(t->listener) == fs_family_bit) {
 			t->linger_on = 1;
 			t->linger_s = 0;
 			release(t);
 		}
+}
+
+/* The member of bit ended (exit, or killed): the sockets only it held are
+ * closed as the kernel closes a dead process's files, and freed. Under
+ * the lock. */
+void
+fs_tcp_member_gone(uint64_t bit)
+{
+	struct fs_tcp *t, **pp = &all;
+
+	/* Connections first: each goes from the list where it stands. */
+	while ((t = *pp)) {
+		if (t->listener || t->st == T_LISTEN || !(fs_obj_holders(t) & bit) ||
+		    !fs_obj_drop_member(t, bit)) {
+			pp = &t->next;
+			continue;
+		}
+		*pp = t->next;
+		__atomic_sub_fetch(&nsocks, 1, __ATOMIC_RELAXED);
+		release(t);
+		fs_obj_free(t);
+	}
+	/* Listeners (few) free their queues from anywhere in the list: look
+	 * again from the start after each. */
+	for (t = all; t;) {
+		if (t->st == T_LISTEN && (fs_obj_holders(t) & bit) && fs_obj_drop_member(t, bit)) {
+			close_locked(t, true);
+			t = all;
+			continue;
+		}
+		t = t->next;
+	}
 }
 
 /* Adds member bit add to every socket that a member of have holds (the

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -52,7 +53,7 @@ struct fs_udp {
 	struct dgram q[QCAP];
 	unsigned head, tail;
 	size_t qbytes; /* bytes queued; under the stack lock */
-	pthread_mutex_t rlock;
+	int rlock; /* readers, one at a time (rlock_take) */
 	/* The kernel socket keeps every option; these are the ones the data
 	 * path needs, read back from it when set (no system call per packet). */
 	int rcvbuf;
@@ -75,6 +76,27 @@ static unsigned
 queued(const struct fs_udp *u)
 {
 	return __atomic_load_n(&u->tail, __ATOMIC_ACQUIRE) - u->head;
+}
+
+/* The readers' lock: a spin (a reader holds it while it copies one
+ * datagram out), in the family's memory like the socket, so that the
+ * processes sharing a socket (a fork) take turns too. */
+static void
+rlock_take(struct fs_udp *u)
+{
+	unsigned spins = 0;
+
+	while (__atomic_exchange_n(&u->rlock, 1, __ATOMIC_ACQUIRE))
+		if ((++spins & 255) == 0)
+			sched_yield();
+		else
+			fs_cpu_relax();
+}
+
+static void
+rlock_give(struct fs_udp *u)
+{
+	__atomic_store_n(&u->rlock, 0, __ATOMIC_RELEASE);
 }
 
 /* Socket options live on the kernel socket too, so that validation,
@@ -169,7 +191,6 @@ fs_udp_open(int kfd, bool nonblock)
 	u->nonblock = nonblock;
 	sync_opts(u);
 	u->mcast_loop = true;
-	pthread_mutex_init(&u->rlock, NULL);
 	fs_stk_lock();
 	if (!icmp_watch && (icmp_watch = raw_new(IP_PROTO_ICMP)))
 		raw_recv(icmp_watch, on_icmp, NULL);
@@ -517,9 +538,9 @@ udp_recvmsg_(void *s, struct msghdr *m, int flags)
 				return e;
 		}
 	}
-	pthread_mutex_lock(&u->rlock);
+	rlock_take(u);
 	if (queued(u) == 0) { /* another reader took it */
-		pthread_mutex_unlock(&u->rlock);
+		rlock_give(u);
 		return u->nonblock || (flags & MSG_DONTWAIT) ? -EAGAIN
 							      : udp_recvmsg_(s, m, flags);
 	}
@@ -535,7 +556,7 @@ udp_recvmsg_(void *s, struct msghdr *m, int flags)
 		__atomic_sub_fetch(&u->qbytes, d.p->tot_len, __ATOMIC_RELAXED);
 		__atomic_store_n(&u->head, u->head + 1, __ATOMIC_RELEASE);
 	}
-	pthread_mutex_unlock(&u->rlock);
+	rlock_give(u);
 	if (flags & MSG_TRUNC)
 		got = d.p->tot_len;
 	if (!(flags & MSG_PEEK))
@@ -838,10 +859,10 @@ udp_ioctl_(void *s, unsigned long req, void *arg)
 	case FIONREAD: {
 		int n = 0;
 
-		pthread_mutex_lock(&u->rlock);
+		rlock_take(u);
 		if (queued(u))
 			n = u->q[u->head % QCAP].p->tot_len;
-		pthread_mutex_unlock(&u->rlock);
+		rlock_give(u);
 		*(int *)arg = n;
 		return 0;
 	}
@@ -864,30 +885,54 @@ udp_poll_(void *s, uint32_t *gen)
 	return ev;
 }
 
+/* Closes u, which nobody holds any more, and frees it. Under the lock.
+ * forget_dual: as close_locked in tcp_sock.c. */
 static void
-udp_close_(void *s)
+close_locked(struct fs_udp *u, bool forget_dual)
 {
-	struct fs_udp *u = s, **pp;
+	struct fs_udp **pp;
 
-	/* Another process of the family still has it open (a fork). */
-	if (!fs_obj_drop(u))
-		return;
-	fs_stk_lock();
 	for (pp = &all; *pp; pp = &(*pp)->next)
 		if (*pp == u) {
 			*pp = u->next;
 			break;
 		}
-	if (u->dual)
+	if (u->dual && forget_dual)
+		fs_dual_forget(&u->kd);
+	else if (u->dual)
 		fs_dual_unwatch(&u->kd);
 	udp_remove(u->pcb);
 	while (queued(u)) {
 		pbuf_free(u->q[u->head % QCAP].p);
 		u->head++;
 	}
-	fs_stk_unlock();
-	pthread_mutex_destroy(&u->rlock);
 	fs_obj_free(u);
+}
+
+static void
+udp_close_(void *s)
+{
+	struct fs_udp *u = s;
+
+	/* Another process of the family still has it open (a fork). */
+	if (!fs_obj_drop(u))
+		return;
+	fs_stk_lock();
+	close_locked(u, false);
+	fs_stk_unlock();
+}
+
+/* As fs_tcp_member_gone. Under the lock. */
+void
+fs_udp_member_gone(uint64_t bit)
+{
+	struct fs_udp *u, *next;
+
+	for (u = all; u; u = next) {
+		next = u->next;
+		if ((fs_obj_holders(u) & bit) && fs_obj_drop_member(u, bit))
+			close_locked(u, true);
+	}
 }
 
 /* As fs_tcp_family_add. Under the lock. */

@@ -7,9 +7,14 @@
 # socketserver.ForkingTCPServer), prefork (4 children block in accept on
 # the one inherited listener), daemon (the parent exits at once after the
 # fork; the child serves), udp (parent and child both receive on one
-# socket and answer). The client prints one line per mode, the same on
-# the kernel and under fastsock when the semantics are the kernel's.
+# socket and answer), killed (prefork, 2 children; a child that reads
+# "die" is killed with SIGKILL and the parent forks another, as nginx's
+# master replaces a worker: the peer must see the connection end as the
+# kernel ends it, and the others served). The client prints one line per
+# mode, the same on the kernel and under fastsock when the semantics are
+# the kernel's.
 import os
+import signal
 import socket
 import socketserver
 import sys
@@ -56,6 +61,28 @@ def server(mode, host, port):
         while True:
             c, _ = s.accept()
             serve_conn(c, b"child")
+    if mode == "killed":
+        def child():
+            while True:
+                c, _ = s.accept()
+                req = b""
+                while not req.endswith(b"\n"):
+                    d = c.recv(100)
+                    if not d:
+                        break
+                    req += d
+                if req == b"die\n":
+                    os.kill(os.getpid(), signal.SIGKILL)
+                c.sendall(b"served:" + req)
+                c.close()
+
+        for i in range(2):
+            if os.fork() == 0:
+                child()
+        while True:
+            os.wait()
+            if os.fork() == 0:
+                child()
     if mode == "prefork":
         for i in range(4):
             if os.fork() == 0:
@@ -95,6 +122,29 @@ def client(mode, host, port, n):
             pass
         once = sum(1 for i in range(n) if got.get(b"d%d" % i) == 1)
         print("udp: %d of %d datagrams answered exactly once" % (once, n))
+        return
+    if mode == "killed":
+        seen = {"served": 0, "eof": 0, "reset": 0, "timeout": 0}
+        for i in range(n):
+            req = b"die\n" if i % 4 == 1 else b"req%d\n" % i
+            c = socket.create_connection((host, port), timeout=10)
+            c.sendall(req)
+            got = b""
+            try:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    got += d
+                seen["served" if got == b"served:" + req else "eof"] += 1
+            except ConnectionResetError:
+                seen["reset"] += 1
+            except socket.timeout:
+                seen["timeout"] += 1
+            c.close()
+        print("killed: %d served, %d ended by the server's death with a FIN, "
+              "%d with a reset, %d not at all" %
+              (seen["served"], seen["eof"], seen["reset"], seen["timeout"]))
         return
     ok = 0
     for i in range(n):

@@ -19,7 +19,7 @@ static struct fs_stack stk;
 static void
 setup(void)
 {
-	pthread_mutex_init(&stk.lock, NULL);
+	stk.lock = 0;
 	fs_stk_test_progress(true); /* as if a progress thread ran */
 	fs_stk = &stk;
 }

@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -1082,6 +1083,26 @@ END_TEST
  * sockets are the stack's (a port it binds is taken for the parent too);
  * its close of the inherited fd leaves the parent's open, and its exit
  * leaves the parent's socket working. */
+/* Whether a socket can bind a within ms milliseconds (a port another
+ * process of the family held until it ended), checking the family for
+ * members gone as the progress threads do. */
+static bool
+rebinds_within(const struct sockaddr_in *a, int ms)
+{
+	int i, k, r;
+
+	for (i = 0; i < ms; i++) {
+		fs_family_check(true);
+		k = socket(AF_INET, SOCK_DGRAM, 0);
+		r = bind(k, (const struct sockaddr *)a, sizeof(*a));
+		close(k);
+		if (r == 0)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
 START_TEST(forked_child_shares)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5001)};
@@ -1132,6 +1153,49 @@ START_TEST(forked_child_shares)
 		ck_assert_int_gt(take(0x0800, 17), 0);
 	while (memcmp(fr + 42, "from-child", 10) != 0);
 	/* The parent's socket still works. */
+	peer_send(7000, 5000, "after", 5);
+	ck_assert_int_eq(recv(fd, fr, sizeof(fr), MSG_DONTWAIT), 5);
+	/* The child's own socket ended with it, as the kernel closes the
+	 * files of a process that exits: its port is free again once the
+	 * family has seen the child gone. */
+	ck_assert(rebinds_within(&a, 2000));
+	close(fd);
+}
+END_TEST
+
+/* A member killed while it held the stack lock: the family takes the lock
+ * over (one warning), closes what only the dead one held, and the others'
+ * sockets keep working. Without the takeover the parent's recv below
+ * waits for the lock forever (the test times out). */
+START_TEST(killed_holding_the_lock)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5002)};
+	int fd, st, cp[2];
+	char c = 1;
+	pid_t pid;
+
+	setenv("FASTSOCK_LOG", "warn", 1);
+	logcap_start();
+	fd = bound(5000);
+	a.sin_addr.s_addr = ip_of(US_IP);
+	ck_assert_int_eq(pipe(cp), 0);
+	pid = fork();
+	if (pid == 0) {
+		int k = socket(AF_INET, SOCK_DGRAM, 0);
+
+		if (bind(k, (struct sockaddr *)&a, sizeof(a)) == 0)
+			c = 0;
+		fs_stk_lock();
+		(void)!write(cp[1], &c, 1);
+		for (;;)
+			pause();
+	}
+	ck_assert_int_eq(read(cp[0], &c, 1), 1);
+	ck_assert_int_eq(c, 0);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(rebinds_within(&a, 2000));
+	ck_assert_ptr_nonnull(strstr(logcap_text(), "died holding the stack lock"));
 	peer_send(7000, 5000, "after", 5);
 	ck_assert_int_eq(recv(fd, fr, sizeof(fr), MSG_DONTWAIT), 5);
 	close(fd);
@@ -1433,6 +1497,7 @@ make_suite(void)
 	tcase_add_test(t, pool_run_dry);
 	tcase_add_test(t, sockets_off_the_interface_stay_on_kernel);
 	tcase_add_test(t, forked_child_shares);
+	tcase_add_test(t, killed_holding_the_lock);
 	tcase_add_test(t, rules_keep_sockets_on_kernel);
 	tcase_add_test(t, epoll_joined_before_claim);
 	tcase_add_test(t, wildcard_served_on_both_paths);
