@@ -11,7 +11,7 @@ struct fs_fd *fs_fdt[FS_FDT_MAX];
 /* Marking and unmarking are slow-path events (socket set-up and close);
  * lookups never take this lock. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned marked;
+static unsigned marked, serials;
 
 static void
 set(int fd, struct fs_fd *f)
@@ -32,8 +32,9 @@ fs_fdt_mark(int fd, const struct fs_sock_ops *ops, void *sock)
 	f = malloc(sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	*f = (struct fs_fd){ops, sock, 1};
+	*f = (struct fs_fd){ops, sock, 1, 0};
 	pthread_mutex_lock(&lock);
+	f->serial = ++serials;
 	set(fd, f);
 	pthread_mutex_unlock(&lock);
 	return 0;

@@ -16,6 +16,8 @@ struct fs_fd {
 	const struct fs_sock_ops *ops;
 	void *sock;
 	unsigned refs; /* fds naming this socket; under the table lock */
+	unsigned serial; /* this entry's, of all ever made: an entry freed and
+			  * made again at the same address is another one */
 };
 
 extern struct fs_fd *fs_fdt[FS_FDT_MAX];

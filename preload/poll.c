@@ -311,6 +311,7 @@ pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts, const
 struct ep_member {
 	int fd;
 	struct fs_fd *f; /* the entry when added: a closed fd is dropped */
+	unsigned serial; /* f's then (f's address may come back for another) */
 	bool nested;	 /* fd is another epoll set (f is NULL) */
 	struct epoll_event ev;
 	unsigned last;	 /* readiness last reported (edge-triggered) */
@@ -335,6 +336,16 @@ struct ep_set {
 	int kernel_n;
 	bool counted;
 };
+
+/* Whether m's fd still names the socket it named when added: closing
+ * an fd drops it from every set, in the kernel. */
+static bool
+member_open(const struct ep_member *m)
+{
+	struct fs_fd *f = fs_fdt_get(m->fd);
+
+	return f == m->f && f && f->serial == m->serial;
+}
 
 /* How deep readiness is looked for through nested sets (the kernel refuses
  * loops and nesting deeper than 5: EPOLL_MAX_NESTS 4). */
@@ -520,7 +531,7 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
 		return (int)fs_ret(-ENOMEM);
 	pthread_mutex_lock(&s->lock);
 	i = ep_find(s, fd);
-	if (i >= 0 && s->m[i].f != f) { /* the fd was closed and reused */
+	if (i >= 0 && (s->m[i].f != f || !member_open(&s->m[i]))) { /* closed, reused */
 		ep_remove(s, i);
 		i = -1;
 	}
@@ -530,7 +541,7 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
 			r = -EEXIST;
 			break;
 		}
-		if ((r = ep_add(s, (struct ep_member){.fd = fd, .f = f, .ev = *ev})) < 0)
+		if ((r = ep_add(s, (struct ep_member){.fd = fd, .f = f, .serial = f->serial, .ev = *ev})) < 0)
 			break;
 		/* The set's first accelerated member: a thread already in the
 		 * kernel's epoll_wait on it must come out and wait our way. */
@@ -586,7 +597,7 @@ member_events_at(struct ep_member *m, uint32_t *gen, int depth)
 	unsigned want = m->ev.events & (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI);
 	unsigned now;
 
-	if (m->disabled || (!m->nested && fs_fdt_get(m->fd) != m->f))
+	if (m->disabled || (!m->nested && !member_open(m)))
 		return 0;
 	now = member_now(m, gen, depth) & (want | EPOLLERR | EPOLLHUP);
 	if (!(m->ev.events & EPOLLET))
@@ -631,7 +642,7 @@ ep_collect(struct ep_set *s, struct epoll_event *evs, int max)
 		uint32_t gen = m->gen;
 		unsigned ev;
 
-		if (!m->nested && fs_fdt_get(m->fd) != m->f) { /* closed: the kernel drops it */
+		if (!m->nested && !member_open(m)) { /* closed: the kernel drops it */
 			ep_remove(s, i--);
 			continue;
 		}
@@ -735,7 +746,7 @@ ep_wait_once(int epfd, struct ep_set *s, struct epoll_event *evs, int max, int64
 		struct fs_fd *f = s->m[i].f;
 		int kfd;
 
-		if (s->m[i].nested || fs_fdt_get(s->m[i].fd) != f) /* closed: f may be gone */
+		if (s->m[i].nested || !member_open(&s->m[i])) /* closed: f may be gone */
 			continue;
 		kfd = f->ops->kernel_fd ? f->ops->kernel_fd(f->sock) : -1;
 		if (kfd >= 0)

@@ -1227,6 +1227,32 @@ START_TEST(rules_keep_sockets_on_kernel)
 }
 END_TEST
 
+/* An fd closed without EPOLL_CTL_DEL leaves every set (the kernel's rule),
+ * even when the next socket takes its number and its table entry lands
+ * at the freed one's address (seen with nginx's workers: EEXIST). */
+START_TEST(epoll_forgets_closed_fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 7}, out;
+	int fd, fd2, ep = epoll_create1(0);
+	struct fs_fd *f;
+
+	fd = bound(5000);
+	f = fs_fdt_get(fd);
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+	close(fd);
+	fd2 = bound(5001);
+	ck_assert_int_eq(fd2, fd);
+	ck_assert_ptr_eq(fs_fdt_get(fd2), f); /* the case: same number, same address */
+	ev.data.u64 = 8;
+	ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, fd2, &ev), 0);
+	peer_send(7000, 5001, "x", 1);
+	ck_assert_int_eq(epoll_wait(ep, &out, 1, 1000), 1);
+	ck_assert_uint_eq(out.data.u64, 8);
+	close(fd2);
+	close(ep);
+}
+END_TEST
+
 START_TEST(epoll_joined_before_claim)
 {
 	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(7000)};
@@ -1499,6 +1525,7 @@ make_suite(void)
 	tcase_add_test(t, forked_child_shares);
 	tcase_add_test(t, killed_holding_the_lock);
 	tcase_add_test(t, rules_keep_sockets_on_kernel);
+	tcase_add_test(t, epoll_forgets_closed_fd);
 	tcase_add_test(t, epoll_joined_before_claim);
 	tcase_add_test(t, wildcard_served_on_both_paths);
 	tcase_add_test(t, epoll_blocked_in_kernel_sees_claim);
