@@ -156,20 +156,25 @@ fs_cdf() {
 			for (i = step; i <= NR; i += step) printf "%s %.5f\n", v[int(i)], int(i) / NR}' >"$2"
 }
 
-# fs_nginx_conf DIR ADDR PORT: an nginx configuration that works preloaded:
-# one process (master_process off: the listener must not be inherited by
-# forked workers, which cannot use the parent's stack), no daemon, logs and
+# fs_nginx_conf DIR ADDR PORT [WORKERS]: an nginx configuration, logs and
 # temporary files under DIR, and two files to serve: /20b (20 bytes) and
-# /11k (11 KiB). Prints the configuration file's path.
+# /11k (11 KiB). Without WORKERS one process (master_process off, no
+# daemon); with it nginx's stock shape: daemon on, a master and WORKERS
+# workers (a number or auto) running as nginx's default user (DIR must be
+# readable to it). Prints the configuration file's path.
 fs_nginx_conf() {
-	local dir=$1 addr=$2 port=$3
+	local dir=$1 addr=$2 port=$3 workers=${4:-}
+	local shape="master_process off;
+daemon off;
+worker_processes 1;"
+	[ -n "$workers" ] && shape="master_process on;
+daemon on;
+worker_processes $workers;"
 	mkdir -p "$dir/www" "$dir/tmp"
 	head -c 20 /dev/zero | tr '\0' a >"$dir/www/20b"
 	head -c 11264 /dev/zero | tr '\0' b >"$dir/www/11k"
 	cat >"$dir/nginx.conf" <<NGINX
-master_process off;
-daemon off;
-worker_processes 1;
+$shape
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
 events { worker_connections 1024; }
