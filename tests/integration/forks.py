@@ -10,7 +10,8 @@
 # socket and answer), killed (prefork, 2 children; a child that reads
 # "die" is killed with SIGKILL and the parent forks another, as nginx's
 # master replaces a worker: the peer must see the connection end as the
-# kernel ends it, and the others served). The client prints one line per
+# kernel ends it, and the others served), socat (socat TCP-LISTEN,fork
+# EXEC:cat: 20 clients at once each send 10 MB and get it back). The client prints one line per
 # mode, the same on the kernel and under fastsock when the semantics are
 # the kernel's.
 import os
@@ -33,6 +34,9 @@ def serve_conn(c, tag):
 
 
 def server(mode, host, port):
+    if mode == "socat":
+        os.execvp("socat", ["socat", "TCP-LISTEN:%d,bind=%s,reuseaddr,fork,backlog=64" % (port, host),
+                            "EXEC:cat"])
     if mode == "forking":
         class H(socketserver.BaseRequestHandler):
             def handle(self):
@@ -122,6 +126,36 @@ def client(mode, host, port, n):
             pass
         once = sum(1 for i in range(n) if got.get(b"d%d" % i) == 1)
         print("udp: %d of %d datagrams answered exactly once" % (once, n))
+        return
+    if mode == "socat":
+        import hashlib
+        import threading
+
+        def one(results):
+            data = os.urandom(10 << 20)
+            c = socket.create_connection((host, port), timeout=30)
+            t = threading.Thread(target=c.sendall, args=(data,))
+            t.start()
+            got = bytearray()
+            try:
+                while len(got) < len(data):
+                    d = c.recv(1 << 20)
+                    if not d:
+                        break
+                    got += d
+            except socket.timeout:
+                pass
+            t.join()
+            c.close()
+            results.append(hashlib.sha256(got).digest() == hashlib.sha256(data).digest())
+
+        results = []
+        threads = [threading.Thread(target=one, args=(results,)) for _ in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print("socat: %d of %d clients got their 10 MB back intact" % (sum(results), n))
         return
     if mode == "killed":
         seen = {"served": 0, "eof": 0, "reset": 0, "timeout": 0}
