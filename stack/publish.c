@@ -61,16 +61,15 @@ fs_pub_drops(uint64_t *v, struct fs_dev_bufs *b)
 	struct fs_dev *d = fs_stk->dev;
 
 	d->ops->buffers(d, b);
-	v[FS_DROP_BAD_FRAME] = fs_stk->drops.rx_bad_frame;
-	v[FS_DROP_BAD_CSUM] = fs_stk->drops.rx_bad_csum;
-	v[FS_DROP_NOMEM] = fs_stk->drops.rx_nomem;
-	v[FS_DROP_QUEUE_FULL] = fs_stk->drops.rx_queue_full;
-	v[FS_DROP_TX_NOBUF] = d->tx_nobuf;
-	v[FS_DROP_TX_FULL] = d->tx_full;
-	v[FS_DROP_TX_ARP] = fs_stk->drops.tx_arp;
-	v[FS_DROP_LISTEN_OVERFLOW] = fs_stk->drops.tcp_listen_overflow;
-	v[FS_DROP_RX_MISSED] = b->rx_missed;
-	v[FS_DROP_SYN_QUEUE_FULL] = fs_stk->drops.tcp_syn_queue_full;
+#define FROM_STK(field) fs_stk->drops.field
+#define FROM_DEV(field) d->field
+#define FROM_BUFS(field) b->field
+#define READ(id, name, src, field) v[FS_DROP_##id] = FROM_##src(field);
+	FS_DROPS(READ)
+#undef READ
+#undef FROM_BUFS
+#undef FROM_DEV
+#undef FROM_STK
 }
 
 void

@@ -18,12 +18,26 @@
 #define FS_PUB_PERIOD_MS 250
 #define FS_PUB_NAME "fastsock-stat"
 
-enum fs_pub_drop {
-	FS_DROP_BAD_FRAME, FS_DROP_BAD_CSUM, FS_DROP_NOMEM, FS_DROP_QUEUE_FULL,
-	FS_DROP_TX_NOBUF, FS_DROP_TX_FULL, FS_DROP_TX_ARP, FS_DROP_LISTEN_OVERFLOW,
-	FS_DROP_RX_MISSED, FS_DROP_SYN_QUEUE_FULL,
-	FS_DROP_COUNT
-};
+/* The drops, by reason: the one list behind the enum below, the names
+ * fastsock-stat and the exit report print, the stack's counters (struct
+ * fs_drops, stack.h) and their publication (fs_pub_drops). Each is
+ * X(ID, name, where counted, field): STK a field of struct fs_drops, DEV
+ * of struct fs_dev, BUFS of struct fs_dev_bufs (the device's own). */
+#define FS_DROPS(X) \
+	X(BAD_FRAME, "bad frame", STK, rx_bad_frame)           /* truncated, oversize, bad headers */ \
+	X(BAD_CSUM, "bad checksum", STK, rx_bad_csum)          /* IPv4 header, TCP or UDP */ \
+	X(NOMEM, "no memory", STK, rx_nomem)                   /* no pbuf for a received frame */ \
+	X(QUEUE_FULL, "socket queue full", STK, rx_queue_full) /* a socket's receive queue */ \
+	X(TX_NOBUF, "tx no buffer", DEV, tx_nobuf)             /* no device buffer to send in */ \
+	X(TX_FULL, "tx ring full", DEV, tx_full)               /* the device queue refused it */ \
+	X(TX_ARP, "arp unresolved", STK, tx_arp)               /* sends past lwIP's ARP queue */ \
+	X(LISTEN_OVERFLOW, "listen overflow", STK, tcp_listen_overflow) /* accept queue full */ \
+	X(RX_MISSED, "rx missed", BUFS, rx_missed)             /* the device had no room */ \
+	X(SYN_QUEUE_FULL, "syn queue full", STK, tcp_syn_queue_full) /* half-open, at the bound */
+
+#define FS_DROP_ENUM(id, name, src, field) FS_DROP_##id,
+enum fs_pub_drop { FS_DROPS(FS_DROP_ENUM) FS_DROP_COUNT };
+#undef FS_DROP_ENUM
 
 struct fs_pub_sock {
 	int32_t fd;
@@ -62,10 +76,8 @@ struct fs_pub {
 	struct fs_pub_arp arp[FS_PUB_ARP];
 };
 
-static const char *const fs_pub_drop_name[FS_DROP_COUNT] = {
-	"bad frame", "bad checksum", "no memory", "socket queue full",
-	"tx no buffer", "tx ring full", "arp unresolved", "listen overflow",
-	"rx missed", "syn queue full",
-};
+#define FS_DROP_NAME(id, name, src, field) name,
+static const char *const fs_pub_drop_name[FS_DROP_COUNT] = {FS_DROPS(FS_DROP_NAME)};
+#undef FS_DROP_NAME
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "dev.h"
+#include "publish.h"
 #include "shared.h"
 #include "sock.h"
 
@@ -21,18 +22,18 @@ struct tcp_pcb;
 #define fs_likely(x) __builtin_expect(!!(x), 1)
 #define fs_unlikely(x) __builtin_expect(!!(x), 0)
 
-/* Drops, by reason; shown by tools and tests. */
+/* The stack's drop counters: a field for each drop of publish.h's
+ * FS_DROPS counted here (STK), and two counts that are not drops. */
+#define FS_DROP_FIELD_STK(field) uint64_t field;
+#define FS_DROP_FIELD_DEV(field)
+#define FS_DROP_FIELD_BUFS(field)
+#define FS_DROP_FIELD(id, name, src, field) FS_DROP_FIELD_##src(field)
 struct fs_drops {
-	uint64_t rx_bad_frame;	/* truncated, oversize, inconsistent headers */
-	uint64_t rx_bad_csum;	/* IPv4 header or UDP checksum wrong */
-	uint64_t rx_nomem;	/* no pbuf for a received frame */
-	uint64_t rx_queue_full; /* a socket's receive queue was full */
+	FS_DROPS(FS_DROP_FIELD)
 	uint64_t rx_no_socket;	/* UDP to a port nobody bound (ICMP sent) */
-	uint64_t tx_arp;	/* nonblocking sends past lwIP's ARP queue */
-	uint64_t tcp_listen_overflow; /* SYNs to a listener whose accept queue is full */
-	uint64_t tcp_syn_queue_full;  /* half-open connections dropped at their bound */
-	uint64_t tcp_time_wait_recycled; /* TIME_WAIT connections beyond the bound (not a drop) */
+	uint64_t tcp_time_wait_recycled; /* TIME_WAIT connections beyond the bound */
 };
+#undef FS_DROP_FIELD
 
 /* A thread sleeping until the stack has news: the stack writes efd, an
  * fd of the process in family slot `slot` (only that process can write

@@ -30,6 +30,7 @@
 
 #include "dual.h"
 #include "log.h"
+#include "lwip_errno.h"
 #include "lwip_pin.h"
 #include "publish.h"
 #include "sock.h"
@@ -647,7 +648,8 @@ on_err(void *arg, err_t err)
 	t->pcb = NULL;
 	FS_DBG("tcp socket %d: lwIP error %d in state %d", t->kfd, (int)err, (int)t->st);
 	/* Linux's tcp_reset: a reset after the peer's FIN (CLOSE_WAIT) is a
-	 * broken pipe, not a reset connection. */
+	 * broken pipe, not a reset connection. (The connection's state
+	 * decides here, not fs_lwip_errno's table of calls' errors.) */
 	if (err == ERR_RST)
 		t->err = t->st == T_CONNECTING ? ECONNREFUSED : t->fin ? EPIPE : ECONNRESET;
 	else if (err == ERR_ABRT)
@@ -832,30 +834,6 @@ fs_tcp_open(int kfd, bool nonblock)
 }
 
 static int
-lwip_errno(err_t e)
-{
-	switch (e) {
-	case ERR_OK:
-		return 0;
-	case ERR_USE:
-		return -EADDRINUSE;
-	case ERR_MEM:
-	case ERR_BUF:
-		return -ENOBUFS;
-	case ERR_RTE:
-		return -ENETUNREACH;
-	case ERR_ISCONN:
-		return -EISCONN;
-	case ERR_ALREADY:
-		return -EALREADY;
-	case ERR_CONN:
-		return -ENOTCONN;
-	default:
-		return -EINVAL;
-	}
-}
-
-static int
 tcp_bind_(void *s, const struct sockaddr *a, socklen_t n)
 {
 	struct fs_tcp *t = s;
@@ -878,7 +856,7 @@ tcp_bind_(void *s, const struct sockaddr *a, socklen_t n)
 		ip_set_option(t->pcb, SOF_REUSEADDR);
 	e = tcp_bind(t->pcb, &ip, ntohs(sin->sin_port));
 	fs_stk_unlock();
-	return lwip_errno(e);
+	return fs_lwip_errno(e);
 }
 
 static int
@@ -1036,7 +1014,7 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	if (e != ERR_OK) {
 		t->st = T_NEW;
 		fs_stk_unlock();
-		return lwip_errno(e);
+		return fs_lwip_errno(e);
 	}
 	/* Time the handshake: sampled when it completes (on_connected),
 	 * unless the SYN waits for ARP first (a lost request is asked again

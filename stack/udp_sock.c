@@ -30,6 +30,7 @@
 #include "csum.h"
 #include "dual.h"
 #include "log.h"
+#include "lwip_errno.h"
 #include "publish.h"
 #include "sock.h"
 #include "sockutil.h"
@@ -269,7 +270,7 @@ udp_bind_(void *s, const struct sockaddr *a, socklen_t n)
 		ip_set_option(u->pcb, SOF_REUSEADDR);
 	e = udp_bind(u->pcb, &ip, ntohs(sin->sin_port));
 	fs_stk_unlock();
-	return e == ERR_OK ? 0 : e == ERR_USE ? -EADDRINUSE : -EINVAL;
+	return fs_lwip_errno(e);
 }
 
 static bool
@@ -311,7 +312,7 @@ udp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	u->connected = e == ERR_OK;
 	u->so_error = 0;
 	fs_stk_unlock();
-	return e == ERR_OK ? 0 : e == ERR_USE ? -EADDRINUSE : -EINVAL;
+	return fs_lwip_errno(e);
 }
 
 static int
@@ -834,17 +835,7 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 	 * each send is also a progress round (it flushes what we sent). */
 	fs_stk_poll_locked();
 	fs_stk_unlock();
-	switch (e) {
-	case ERR_OK:
-		return (ssize_t)len;
-	case ERR_MEM:
-	case ERR_BUF:
-		return -ENOBUFS;
-	case ERR_RTE:
-		return -ENETUNREACH;
-	default:
-		return -EINVAL;
-	}
+	return e == ERR_OK ? (ssize_t)len : fs_lwip_errno(e);
 }
 
 static int
