@@ -3,7 +3,9 @@
  * these keep the kernel's fd numbers and only mirror them in the table. */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "claim.h"
 #include "init.h"
@@ -288,6 +290,159 @@ fork(void)
 	if (r < 0 && had_stack)
 		fs_stk_fork_failed(); /* the room made for the child */
 	return r;
+}
+
+/* exec: the program that follows starts clean, as the stack's memory
+ * stays with this image. A process that shares the stack with others (a
+ * fork) gives up its share first, as at exit: the sockets only it held
+ * close. Each accelerated fd the new program inherits (no FD_CLOEXEC) is
+ * only the kernel socket underneath, which carries nothing: it is shut
+ * down (where it serves no kernel path too) so that the new program reads
+ * it as closed instead of waiting forever, and one line says so. Returns
+ * whether the process left its family. */
+static bool
+before_exec(void)
+{
+	unsigned fd, left = fs_fdt_count(), kept = 0;
+	bool leave = fs_stk_family_size() > 1;
+	struct fs_fd *f;
+
+	for (fd = 0; fd < FS_FDT_MAX && left; fd++) {
+		int fl;
+
+		if (!(f = fs_fdt[fd]))
+			continue;
+		left--;
+		fl = FS_REAL(fcntl, (int)fd, F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC)) {
+			kept++;
+			if (f->ops == &detached_ops || !f->ops->kernel_fd ||
+			    f->ops->kernel_fd(f->sock) < 0)
+				FS_REAL(shutdown, (int)fd, SHUT_RDWR);
+		}
+		if (leave && f->ops != &detached_ops) {
+			f->ops->close(f->sock); /* this process's share */
+			f->ops = &detached_ops;
+		}
+	}
+	if (kept)
+		FS_WARN("exec: the new program inherits %u accelerated socket%s it cannot use "
+			"(the stack stays with this program image): they read as closed or fail there",
+			kept, kept == 1 ? "" : "s");
+	if (leave) {
+		fs_accel_on = false;
+		fs_stk_leave();
+	}
+	return leave;
+}
+
+static int
+after_exec_failed(bool left, int r)
+{
+	int e = errno;
+
+	if (left)
+		FS_WARN("exec failed (%s) after this process gave up its share of the stack: its "
+			"accelerated sockets now fail with EBADFD, new ones stay on the kernel",
+			strerror(e));
+	errno = e;
+	return r;
+}
+
+FS_EXPORT int
+execve(const char *path, char *const argv[], char *const envp[])
+{
+	bool left = before_exec();
+
+	return after_exec_failed(left, FS_REAL(execve, path, argv, envp));
+}
+
+FS_EXPORT int
+execv(const char *path, char *const argv[])
+{
+	bool left = before_exec();
+
+	return after_exec_failed(left, FS_REAL(execv, path, argv));
+}
+
+FS_EXPORT int
+execvp(const char *file, char *const argv[])
+{
+	bool left = before_exec();
+
+	return after_exec_failed(left, FS_REAL(execvp, file, argv));
+}
+
+FS_EXPORT int
+execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	bool left = before_exec();
+
+	return after_exec_failed(left, FS_REAL(execvpe, file, argv, envp));
+}
+
+FS_EXPORT int
+fexecve(int fd, char *const argv[], char *const envp[])
+{
+	bool left = before_exec();
+
+	return after_exec_failed(left, FS_REAL(fexecve, fd, argv, envp));
+}
+
+/* The execl family: the arguments into an array, then the execv one
+ * (glibc's own execl calls execve inside libc, past us). */
+#define EXECL_MAX 4096
+#define EXECL_ARGS(first, ap, argv, n) \
+	do { \
+		argv[0] = (char *)(first); \
+		for (n = 1; argv[n - 1] && n < EXECL_MAX; n++) \
+			argv[n] = va_arg(ap, char *); \
+	} while (0)
+
+FS_EXPORT int
+execl(const char *path, const char *arg, ...)
+{
+	char *argv[EXECL_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, arg);
+	EXECL_ARGS(arg, ap, argv, n);
+	va_end(ap);
+	if (argv[n - 1])
+		return errno = E2BIG, -1;
+	return execv(path, argv);
+}
+
+FS_EXPORT int
+execlp(const char *file, const char *arg, ...)
+{
+	char *argv[EXECL_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, arg);
+	EXECL_ARGS(arg, ap, argv, n);
+	va_end(ap);
+	if (argv[n - 1])
+		return errno = E2BIG, -1;
+	return execvp(file, argv);
+}
+
+FS_EXPORT int
+execle(const char *path, const char *arg, ...)
+{
+	char *argv[EXECL_MAX], **envp;
+	va_list ap;
+	int n;
+
+	va_start(ap, arg);
+	EXECL_ARGS(arg, ap, argv, n);
+	envp = va_arg(ap, char **);
+	va_end(ap);
+	if (argv[n - 1])
+		return errno = E2BIG, -1;
+	return execve(path, argv, envp);
 }
 
 /* vfork's child borrows the parent's stack until exec, so it must never

@@ -56,6 +56,11 @@
 	X(int, dup2, (int, int)) \
 	X(int, dup3, (int, int, int)) \
 	X(pid_t, fork, (void)) \
+	X(int, execve, (const char *, char *const[], char *const[])) \
+	X(int, execv, (const char *, char *const[])) \
+	X(int, execvp, (const char *, char *const[])) \
+	X(int, execvpe, (const char *, char *const[], char *const[])) \
+	X(int, fexecve, (int, char *const[], char *const[])) \
 	X(ssize_t, sendfile, (int, int, off_t *, size_t)) \
 	X(ssize_t, __recv_chk, (int, void *, size_t, size_t, int)) \
 	X(ssize_t, __recvfrom_chk, (int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *)) \

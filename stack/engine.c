@@ -700,6 +700,26 @@ fork_child(void)
 			"while it calls in");
 }
 
+unsigned
+fs_stk_family_size(void)
+{
+	return fs_stk ? __atomic_load_n(&fs_stk->family_n, __ATOMIC_RELAXED) : 0;
+}
+
+/* This process leaves the family for good (it execs): its progress
+ * thread ends, its slot and waiters go. The caller dropped its sockets. */
+void
+fs_stk_leave(void)
+{
+	if (!fs_stk)
+		return;
+	fs_stk_stop();
+	fs_stk_lock();
+	reap(fs_family_slot, 0, false);
+	fs_stk_unlock();
+	fs_stk_forget();
+}
+
 void
 fs_stk_fork_failed(void)
 {

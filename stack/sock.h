@@ -121,6 +121,12 @@ bool fs_stk_running(void);
 /* fork() failed after the engine had made room for the child. */
 void fs_stk_fork_failed(void);
 
+/* The processes sharing this process's stack (0: none started). */
+unsigned fs_stk_family_size(void);
+/* This process leaves its family for good (it execs; its sockets were
+ * dropped): the stack is forgotten here. */
+void fs_stk_leave(void);
+
 /* Called in a forked child that cannot join the family (engine.c): the
  * preload detaches the inherited sockets. Set by the preload. */
 extern void (*fs_family_detach)(void);

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -1163,6 +1164,46 @@ START_TEST(forked_child_shares)
 }
 END_TEST
 
+/* A forked child that execs: the program it runs starts clean (the stack
+ * stays with the old image). The inherited accelerated fd reads as closed
+ * there instead of blocking forever (the kernel socket underneath carries
+ * nothing; the reader would wait the 5 s out without the shutdown), one line says
+ * so, the child leaves the family at once and the parent's socket works. */
+START_TEST(exec_starts_clean)
+{
+	int fd, st, out[2];
+	char cmd[256], buf[64] = {0};
+	pid_t pid;
+
+	setenv("FASTSOCK_LOG", "warn", 1);
+	logcap_start();
+	fd = bound(5000);
+	ck_assert_int_eq(pipe(out), 0);
+	/* Three reads: the kernel socket may hold one empty datagram (a
+	 * wake-up of the stack's), which a single read would take as EOF. */
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 5 /usr/bin/python3 -c 'import socket; s = socket.socket(fileno=%d); "
+		 "[s.recv(9) for i in range(3)]'; echo rc=$?",
+		 fd);
+	pid = fork();
+	if (pid == 0) {
+		dup2(out[1], 1);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	ck_assert_int_gt(read(out[0], buf, sizeof(buf) - 1), 0);
+	ck_assert_str_eq(buf, "rc=0\n");
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_ptr_nonnull(strstr(logcap_text(), "exec: the new program inherits 1 accelerated socket"));
+	ck_assert_uint_eq(fs_stk_family_size(), 1);
+	peer_send(7000, 5000, "after", 5);
+	ck_assert_int_eq(recv(fd, fr, sizeof(fr), MSG_DONTWAIT), 5);
+	close(out[0]);
+	close(fd);
+}
+END_TEST
+
 /* A member killed while it held the stack lock: the family takes the lock
  * over (one warning), closes what only the dead one held, and the others'
  * sockets keep working. Without the takeover the parent's recv below
@@ -1524,6 +1565,7 @@ make_suite(void)
 	tcase_add_test(t, sockets_off_the_interface_stay_on_kernel);
 	tcase_add_test(t, forked_child_shares);
 	tcase_add_test(t, killed_holding_the_lock);
+	tcase_add_test(t, exec_starts_clean);
 	tcase_add_test(t, rules_keep_sockets_on_kernel);
 	tcase_add_test(t, epoll_forgets_closed_fd);
 	tcase_add_test(t, epoll_joined_before_claim);
