@@ -285,6 +285,39 @@ is_tcp(const uint8_t *b)
 	return b[12] == 0x08 && b[13] == 0x00 && b[SIZEOF_ETH_HDR + 9] == 6;
 }
 
+/* A SYN whose 4-tuple is in TIME_WAIT here (fs_tcp_syn_time_wait): its
+ * sequence number and timestamp option, if any, read from the header of
+ * n bytes at tcp. */
+static void
+syn_time_wait(const uint8_t *ip, const uint8_t *tcp, unsigned n)
+{
+	unsigned hlen = (tcp[12] >> 4) * 4u, i = 20;
+	uint32_t src, dst, seq, tsval = 0;
+	bool ts = false;
+
+	if (hlen > n)
+		return;
+	while (i < hlen && tcp[i] != 0) { /* 0: the end of the options */
+		if (tcp[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= hlen || tcp[i + 1] < 2 || i + tcp[i + 1] > hlen)
+			break;
+		if (tcp[i] == 8 && tcp[i + 1] == 10) {
+			ts = true;
+			tsval = (uint32_t)tcp[i + 2] << 24 | (uint32_t)tcp[i + 3] << 16 |
+				(uint32_t)tcp[i + 4] << 8 | tcp[i + 5];
+		}
+		i += tcp[i + 1];
+	}
+	memcpy(&src, ip + 12, 4);
+	memcpy(&dst, ip + 16, 4);
+	seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
+	fs_tcp_syn_time_wait(src, (uint16_t)(tcp[0] << 8 | tcp[1]), dst,
+			     (uint16_t)(tcp[2] << 8 | tcp[3]), seq, ts, tsval);
+}
+
 /* A received SYN without ACK to a listener whose accept queue is full is
  * dropped here, as the kernel drops it (the peer retries later). The
  * frame passed check_frame. */
@@ -304,6 +337,7 @@ syn_refused(const uint8_t *b, uint16_t len)
 	if ((tcp[13] & 0x12) != 0x02)
 		return false;
 	memcpy(&dst, ip + 16, 4);
+	syn_time_wait(ip, tcp, (unsigned)(b + len - tcp));
 	return !fs_tcp_syn_admit(dst, (uint16_t)(tcp[2] << 8 | tcp[3]));
 }
 

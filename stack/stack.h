@@ -172,6 +172,17 @@ unsigned fs_tcp_publish(struct fs_pub_sock *s, unsigned max);
  * room by dropping the older half of them. */
 bool fs_tcp_syn_admit(uint32_t dst, uint16_t port);
 
+/* A SYN (no ACK) from src:sport to dst:dport (addresses network order,
+ * ports host order), with its sequence number and, if it has one, its
+ * timestamp. If a connection of that 4-tuple is in TIME_WAIT here, it
+ * goes when the SYN starts a new one as Linux lets it
+ * (tcp_timewait_state_process: a sequence number past the old one's or a
+ * newer timestamp). lwIP would answer each such SYN with an ACK and
+ * ignore the peer's RST (RFC 1337): a client reusing its ports, as Linux
+ * does when it connects in a loop, would wait 2 MSL. Under the lock. */
+void fs_tcp_syn_time_wait(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+			  uint32_t seq, bool has_ts, uint32_t tsval);
+
 /* TCP sockets open on the stack (read without the lock). */
 unsigned fs_tcp_count(void);
 

@@ -441,6 +441,24 @@ fs_tcp_trim_time_wait(uint64_t now)
 	}
 }
 
+void
+fs_tcp_syn_time_wait(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint32_t seq,
+		     bool has_ts, uint32_t tsval)
+{
+	struct tcp_pcb *p;
+
+	for (p = tcp_tw_pcbs; p; p = p->next) {
+		if (p->remote_port != sport || p->local_port != dport ||
+		    ip4_addr_get_u32(ip_2_ip4(&p->remote_ip)) != src ||
+		    ip4_addr_get_u32(ip_2_ip4(&p->local_ip)) != dst)
+			continue;
+		if (TCP_SEQ_GT(seq, p->rcv_nxt) ||
+		    (has_ts && (p->flags & TF_TIMESTAMP) && (int32_t)(tsval - p->ts_recent) > 0))
+			tcp_abort(p); /* a TIME_WAIT pcb is only unlinked and freed */
+		return;
+	}
+}
+
 static void
 delack_forget(struct fs_tcp *t)
 {
