@@ -71,10 +71,10 @@ uint32_t fs_nif_rand(void);
 #define LWIP_RAND() fs_nif_rand()
 #define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
 
-/* ARP holds several datagrams to a neighbour being resolved, as the
- * kernel's neighbour queue does (udp_sock.c's ARP wait counts on it). */
+/* ARP holds datagrams to a neighbour being resolved, as many as the
+ * kernel's neighbour queue (unres_qlen 101; udp_sock.c counts on it). */
 #define ARP_QUEUEING 1
-#define ARP_QUEUE_LEN 10
+#define ARP_QUEUE_LEN 101
 
 /* The socket options programs set: SO_REUSEADDR, keepalive, multicast. */
 #define SO_REUSE 1

@@ -628,24 +628,12 @@ fs_arp_known(uint32_t hop)
 	return etharp_find_addr(netif_default, &a, &eth, &ip) >= 0;
 }
 
-static bool
-arp_ready(void *hop)
-{
-	bool known;
-
-	fs_stk_lock();
-	known = fs_arp_known((uint32_t)(uintptr_t)hop);
-	fs_stk_unlock();
-	return known;
-}
-
-/* lwIP holds at most this many datagrams per unresolved neighbour and
- * silently drops older ones beyond it (ARP_QUEUE_LEN, lwipopts.h). */
-#define ARP_QUEUE 10
+/* lwIP holds at most this many datagrams per unresolved neighbour
+ * (ARP_QUEUE_LEN, lwipopts.h: Linux's unres_qlen). */
+#define ARP_QUEUE 101
 /* A sender waiting for device room sleeps at most this long at a time:
  * memif tells nobody when its ring drains. */
 #define TX_SLICE_NS 20000
-#define ARP_WAIT_NS 3000000000LL
 
 /* The direct path: a datagram that needs no fragmenting, to a unicast
  * neighbour whose MAC is known, gets its Ethernet, IPv4 and UDP headers
@@ -760,7 +748,11 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 	/* Room on the device first: as the kernel's send buffer accounting
 	 * makes a sender wait (or EAGAIN) while its datagrams sit in a full
 	 * device queue, instead of dropping them. */
-	if (fs_unlikely(fs_stk->dev->ops->tx_flush(fs_stk->dev) != 0)) {
+	/* A link that is down (a memif server whose client has not come) is
+	 * a cable pulled out: the kernel drops what it cannot send (counted
+	 * here, by the device queue) and never makes a sender wait for it. */
+	if (fs_unlikely(fs_stk->dev->ops->tx_flush(fs_stk->dev) != 0) &&
+	    fs_stk->dev->ops->link_up(fs_stk->dev)) {
 		fs_stk_unlock();
 		if (u->nonblock || (flags & MSG_DONTWAIT))
 			return -EAGAIN;
@@ -773,22 +765,14 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 	}
 	hop = fs_next_hop(dst);
 	if (hop && hop != fs_stk->cfg.ip && !fs_arp_known(hop)) {
-		/* lwIP queues a few datagrams while it asks; past that a
-		 * blocking sender waits for the answer instead of losing
-		 * datagrams, and a nonblocking one's are dropped and counted. */
+		/* As the kernel's neighbour queue: lwIP holds the datagrams
+		 * while it asks; past its queue they are dropped and counted,
+		 * and the sender, blocking or not, never waits or fails (a
+		 * sender to a dead host carries on as on Linux). */
 		if (++fs_stk->arp_pending > ARP_QUEUE) {
+			fs_stk->drops.tx_arp++;
 			fs_stk_unlock();
-			if (u->nonblock || (flags & MSG_DONTWAIT)) {
-				fs_stk->drops.tx_arp++;
-				return (ssize_t)len;
-			}
-			r = fs_stk_wait(arp_ready, (void *)(uintptr_t)hop,
-					u->sndtimeo_ns >= 0 ? u->sndtimeo_ns : ARP_WAIT_NS, NULL, 0, NULL);
-			if (r == 0)
-				return u->sndtimeo_ns >= 0 ? -EAGAIN : -EHOSTUNREACH;
-			if (r < 0)
-				return r;
-			fs_stk_lock();
+			return (ssize_t)len;
 		}
 	} else {
 		fs_stk->arp_pending = 0;
