@@ -135,7 +135,8 @@ is_vdev(const char *s)
 	while (*p == ',') {
 		const char *k = ++p;
 
-		while (is_word_char(*p))
+		/* Keys as DPDK's drivers name them (memif's socket-abstract). */
+		while (is_word_char(*p) || *p == '-')
 			p++;
 		if (p == k || *p++ != '=')
 			return false;

@@ -509,8 +509,16 @@ fs_dev_open(const struct fs_config *c)
 					dd->pool)) < 0 ||
 	    (r = rte_eth_tx_queue_setup(port, 0, NB_DESC, rte_eth_dev_socket_id(port), NULL)) < 0 ||
 	    (r = rte_eth_dev_start(port)) < 0) {
-		FS_ERR("DPDK port %u (%s): set-up failed: %s; everything runs on the kernel", port,
-		       info.driver_name, strerror(-r));
+		if (is_memif(c) && strstr(c->dev, "role=client"))
+			/* memif's client connects once, at start, and says only
+			 * -1 (EPERM) when nobody listens. */
+			FS_ERR("FASTSOCK_DEV=%s: no memif server listening at its socket (start the "
+			       "server side first; both ends need the same socket= and "
+			       "socket-abstract=); everything runs on the kernel",
+			       c->dev);
+		else
+			FS_ERR("DPDK port %u (%s): set-up failed: %s; everything runs on the kernel",
+			       port, info.driver_name, strerror(-r));
 		goto fail;
 	}
 	rte_eth_allmulticast_enable(port);

@@ -54,6 +54,8 @@ START_TEST(defaults)
 END_TEST
 
 static const char *const good_env[][3] = {
+	{"FASTSOCK_DEV=net_memif0,role=server,socket=/tmp/m.sock,socket-abstract=no",
+	 "FASTSOCK_IP=10.77.0.1/24", NULL},
 	{"FASTSOCK_DEV=net_memif0,role=server,socket=/run/fastsock/lab.sock",
 	 "FASTSOCK_IP=10.77.0.2/24", NULL},
 	{"FASTSOCK_DEV=net_af_xdp0,iface=veth0,busy_budget=0", "FASTSOCK_IP=192.168.7.1/30", NULL},
