@@ -286,14 +286,28 @@ accel_select(int n, fd_set *r, fd_set *w, fd_set *e, int64_t timeout_ns, const s
 FS_EXPORT int
 select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
-	int64_t t;
+	int64_t t, start, left;
+	int ret, saved;
 
 	if (fs_likely(!sets_have_accel(n, r, w, e)))
 		return FS_REAL(select, n, r, w, e, tv);
 	if (tv && (tv->tv_sec < 0 || tv->tv_usec < 0))
 		return (int)fs_ret(-EINVAL);
 	t = tv ? (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000 : -1;
-	return accel_select(n, r, w, e, t, NULL);
+	if (!tv)
+		return accel_select(n, r, w, e, t, NULL);
+	/* As Linux's select: the timeout comes back as the time not slept
+	 * (programs loop on it); pselect leaves its own alone, as Linux. */
+	start = mono_ns();
+	ret = accel_select(n, r, w, e, t, NULL);
+	saved = errno;
+	left = t - (mono_ns() - start);
+	if (left < 0)
+		left = 0;
+	tv->tv_sec = left / 1000000000;
+	tv->tv_usec = (left % 1000000000) / 1000;
+	errno = saved;
+	return ret;
 }
 
 FS_EXPORT int

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -1259,6 +1260,33 @@ START_TEST(udp_to_dead_neighbour_never_waits)
 }
 END_TEST
 
+/* select() writes the time not slept back into its timeout, on the
+ * kernel (checked here on a kernel socket, the specification) and on an
+ * accelerated one alike: programs loop on that value. */
+START_TEST(select_returns_time_left)
+{
+	struct sockaddr_in lo = {.sin_family = AF_INET};
+	int fds[2], i;
+
+	fds[0] = socket(AF_INET, SOCK_DGRAM, 0);
+	lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fds[0], (struct sockaddr *)&lo, sizeof(lo)), 0);
+	ck_assert_ptr_null(fs_fdt_get(fds[0])); /* the kernel's */
+	fds[1] = bound(5000);
+	for (i = 0; i < 2; i++) {
+		struct timeval tv = {0, 100000};
+		fd_set r;
+
+		FD_ZERO(&r);
+		FD_SET(fds[i], &r);
+		ck_assert_int_eq(select(fds[i] + 1, &r, NULL, NULL, &tv), 0);
+		ck_assert_msg(tv.tv_sec == 0 && tv.tv_usec == 0, "%s: %ld.%06ld left",
+			      i ? "fastsock" : "kernel", (long)tv.tv_sec, (long)tv.tv_usec);
+		close(fds[i]);
+	}
+}
+END_TEST
+
 /* A member killed while it held the stack lock: the family takes the lock
  * over (one warning), closes what only the dead one held, and the others'
  * sockets keep working. Without the takeover the parent's recv below
@@ -1625,6 +1653,7 @@ make_suite(void)
 	tcase_add_test(t, tcp_syn_reopens_time_wait);
 	tcase_add_test(t, exec_starts_clean);
 	tcase_add_test(t, udp_to_dead_neighbour_never_waits);
+	tcase_add_test(t, select_returns_time_left);
 	tcase_add_test(t, rules_keep_sockets_on_kernel);
 	tcase_add_test(t, epoll_forgets_closed_fd);
 	tcase_add_test(t, epoll_joined_before_claim);
