@@ -54,6 +54,8 @@ struct fs_tcp {
 	struct fs_dual kd;   /* its kernel side, watched (when dual) */
 	bool ever_connected;
 	bool connect_pending; /* a nonblocking connect not yet seen through */
+	bool connect_failed; /* connect() reported its failure: the next one
+			      * starts anew (Linux's SS_UNCONNECTED) */
 	/* Receive queue: lwIP's pbufs linked by next (their tot_len is not
 	 * kept up to date), rx_off bytes of the first consumed. */
 	struct pbuf *rx, *rx_tail;
@@ -974,9 +976,36 @@ wait_connected(struct fs_tcp *t)
 			continue;
 		}
 		e = t->st == T_CONNECTED ? 0 : take_err(t);
+		if (t->st != T_CONNECTED) {
+			t->connect_failed = true;
+			e = e ? e : ECONNABORTED;
+		}
 		fs_stk_unlock();
 		return e ? -e : 0;
 	}
+}
+
+static void release(struct fs_tcp *t);
+
+/* A socket whose connect failed (lwIP freed its pcb) gets a new one to
+ * connect again, with the options it had. Under the lock. */
+static bool
+renew(struct fs_tcp *t)
+{
+	if (t->pcb)
+		release(t); /* not expected: lwIP frees a failed connection's pcb */
+	if (!(t->pcb = tcp_new()))
+		return false;
+	set_callbacks(t);
+	apply_opts(t);
+	t->st = T_NEW;
+	t->reset = false;
+	t->fin = false;
+	t->err = 0;
+	t->connect_failed = false;
+	t->rto_armed = false;
+	t->rtt_timing = false;
+	return true;
 }
 
 static bool
@@ -1014,11 +1043,26 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 		fs_stk_unlock();
 		return -EISCONN;
 	case T_CLOSED:
-		/* A failed connect leaves its error; the socket cannot retry. */
+		/* As Linux's inet_stream_connect: a connection that was up
+		 * stays "connected" (EISCONN); a failed connect reports its
+		 * error once through connect() (ECONNABORTED when SO_ERROR took
+		 * it), and the connect after that tries anew. */
 		t->connect_pending = false;
-		r = take_err(t);
-		fs_stk_unlock();
-		return r ? -r : (t->ever_connected ? -EISCONN : -ECONNABORTED);
+		if (t->ever_connected) {
+			fs_stk_unlock();
+			return -EISCONN;
+		}
+		if (!t->connect_failed) {
+			r = take_err(t);
+			t->connect_failed = true;
+			fs_stk_unlock();
+			return r ? -r : -ECONNABORTED;
+		}
+		if (!renew(t)) {
+			fs_stk_unlock();
+			return -ENOBUFS;
+		}
+		break;
 	case T_NEW:
 		break;
 	}
@@ -1028,6 +1072,7 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	}
 	ip_addr_set_ip4_u32_val(ip, sin->sin_addr.s_addr);
 	t->st = T_CONNECTING;
+	t->connect_failed = false;
 	e = tcp_connect(t->pcb, &ip, ntohs(sin->sin_port), on_connected);
 	if (e != ERR_OK) {
 		t->st = T_NEW;

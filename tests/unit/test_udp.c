@@ -1287,6 +1287,59 @@ START_TEST(select_returns_time_left)
 }
 END_TEST
 
+/* A connect that failed may be tried again on the same socket, as on
+ * Linux (inet_stream_connect): on the kernel (the specification, checked
+ * here on 127.0.0.1) a blocking connect to a closed port is refused each
+ * time. A nonblocking one reports the refusal to the next connect(), and
+ * the connect after that starts anew: a new SYN, a connection. */
+START_TEST(tcp_connect_again_after_refused)
+{
+	struct sockaddr_in lo = {.sin_family = AF_INET, .sin_port = htons(1)};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(7400)};
+	struct pollfd pf;
+	uint8_t b[2048], f[128], opt[4] = {2, 4, 5, 0xb4};
+	uint16_t sport;
+	uint32_t y;
+	int k, c, i;
+
+	lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	k = socket(AF_INET, SOCK_STREAM, 0);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(connect(k, (struct sockaddr *)&lo, sizeof(lo)), -1);
+		ck_assert_int_eq(errno, ECONNREFUSED);
+	}
+	close(k);
+
+	close(bound(5000)); /* the stack is up and knows the peer */
+	c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	a.sin_addr.s_addr = ip_of(PEER_IP);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), -1);
+	ck_assert_int_eq(errno, EINPROGRESS);
+	ck_assert_int_eq(take_tcp(b, sizeof(b), 1500, 7400), 0);
+	ck_assert_int_eq(b[47], 0x02);
+	sport = (uint16_t)(b[34] << 8 | b[35]);
+	y = seq_of(b);
+	inject(f, tcp_frame(f, 7400, sport, 0, y + 1, 0x14, 0, NULL, 0, NULL, 0));
+	pf = (struct pollfd){c, POLLOUT, 0};
+	ck_assert_int_eq(poll(&pf, 1, 1000), 1);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), -1);
+	ck_assert_int_eq(errno, ECONNREFUSED);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), -1);
+	ck_assert_int_eq(errno, EINPROGRESS);
+	ck_assert_int_eq(take_tcp(b, sizeof(b), 1500, 7400), 0);
+	ck_assert_int_eq(b[47], 0x02);
+	y = seq_of(b);
+	inject(f, tcp_frame(f, 7400, (uint16_t)(b[34] << 8 | b[35]), 9000, y + 1, 0x12, 65535, opt, 4,
+			    NULL, 0));
+	pf = (struct pollfd){c, POLLOUT, 0};
+	ck_assert_int_eq(poll(&pf, 1, 1000), 1);
+	ck_assert_int_eq(pf.revents, POLLOUT);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(send(c, "hi", 2, 0), 2);
+	close(c);
+}
+END_TEST
+
 /* A member killed while it held the stack lock: the family takes the lock
  * over (one warning), closes what only the dead one held, and the others'
  * sockets keep working. Without the takeover the parent's recv below
@@ -1654,6 +1707,7 @@ make_suite(void)
 	tcase_add_test(t, exec_starts_clean);
 	tcase_add_test(t, udp_to_dead_neighbour_never_waits);
 	tcase_add_test(t, select_returns_time_left);
+	tcase_add_test(t, tcp_connect_again_after_refused);
 	tcase_add_test(t, rules_keep_sockets_on_kernel);
 	tcase_add_test(t, epoll_forgets_closed_fd);
 	tcase_add_test(t, epoll_joined_before_claim);
