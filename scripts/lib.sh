@@ -30,6 +30,7 @@ fs_ratio() {
 # fs_sockperf_pp MODE PROTO SECONDS SIZE [sockperf client options]: one
 # sockperf ping-pong over 127.0.0.1, server on core 0 and client on core 1,
 # both preloaded when MODE is fastsock. Prints "p50 p99 p999 avg" in usec.
+# FS_PP_SERVER_OPTS: sockperf server options (--nonblocked: it spins too).
 # Every ping-pong passes FS_PP_MPS: sockperf sizes its table of send times
 # for (1 + seconds) x about 600,000 round trips unless told a rate, and a memif
 # pair goes faster than that ("ERROR: _seqN > m_maxSequenceNo"). A rate
@@ -40,7 +41,8 @@ fs_sockperf_pp() {
 	shift 4
 	port=$(fs_free_port)
 	[ "$mode" = fastsock ] && pre=(env LD_PRELOAD="$FS_LIB")
-	"${pre[@]}" taskset -c 0 sockperf server -i 127.0.0.1 -p "$port" $proto >/dev/null 2>&1 &
+	"${pre[@]}" taskset -c 0 sockperf server -i 127.0.0.1 -p "$port" $proto ${FS_PP_SERVER_OPTS:-} \
+		>/dev/null 2>&1 &
 	spid=$!
 	sleep 0.3
 	out=$("${pre[@]}" taskset -c 1 sockperf ping-pong -i 127.0.0.1 -p "$port" $proto $FS_PP_MPS \
