@@ -1340,6 +1340,51 @@ START_TEST(tcp_connect_again_after_refused)
 }
 END_TEST
 
+/* More processes than a family holds (FS_FAMILY_MAX): the next child is
+ * detached, with one line saying why; its inherited socket fails with
+ * EBADFD (the kernel has no such limit: the documented difference), and
+ * nothing waits: the members and the parent carry on. */
+START_TEST(family_full_detaches_with_a_line)
+{
+	pid_t kids[FS_FAMILY_MAX];
+	int fd, hold[2], st, i, n = 0;
+	char c;
+
+	setenv("FASTSOCK_LOG", "warn", 1);
+	logcap_start();
+	fd = bound(5000);
+	ck_assert_int_eq(pipe(hold), 0);
+	/* The parent and FS_FAMILY_MAX - 1 children fill the family. */
+	for (i = 0; i < FS_FAMILY_MAX - 1; i++) {
+		kids[n] = fork();
+		if (kids[n] == 0) {
+			close(hold[1]);
+			(void)!read(hold[0], &c, 1); /* until the parent lets go */
+			_exit(0);
+		}
+		ck_assert_int_gt(kids[n], 0);
+		n++;
+	}
+	ck_assert_uint_eq(fs_stk_family_size(), FS_FAMILY_MAX);
+	kids[n] = fork();
+	if (kids[n] == 0) {
+		char b[8];
+
+		_exit(recv(fd, b, sizeof(b), MSG_DONTWAIT) == -1 && errno == EBADFD ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(kids[n], &st, 0), kids[n]);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the detached child's recv");
+	ck_assert_ptr_nonnull(strstr(logcap_text(), "64 processes share the stack already"));
+	close(hold[1]);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(waitpid(kids[i], &st, 0), kids[i]);
+	close(hold[0]);
+	peer_send(7000, 5000, "after", 5);
+	ck_assert_int_eq(recv(fd, fr, sizeof(fr), MSG_DONTWAIT), 5);
+	close(fd);
+}
+END_TEST
+
 /* A member killed while it held the stack lock: the family takes the lock
  * over (one warning), closes what only the dead one held, and the others'
  * sockets keep working. Without the takeover the parent's recv below
@@ -1708,6 +1753,7 @@ make_suite(void)
 	tcase_add_test(t, udp_to_dead_neighbour_never_waits);
 	tcase_add_test(t, select_returns_time_left);
 	tcase_add_test(t, tcp_connect_again_after_refused);
+	tcase_add_test(t, family_full_detaches_with_a_line);
 	tcase_add_test(t, rules_keep_sockets_on_kernel);
 	tcase_add_test(t, epoll_forgets_closed_fd);
 	tcase_add_test(t, epoll_joined_before_claim);
