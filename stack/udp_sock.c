@@ -771,6 +771,9 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		 * sender to a dead host carries on as on Linux). */
 		if (++fs_stk->arp_pending > ARP_QUEUE) {
 			fs_stk->drops.tx_arp++;
+			/* A progress round, as every send makes: the answer may
+			 * be waiting on the device. */
+			fs_stk_poll_locked();
 			fs_stk_unlock();
 			return (ssize_t)len;
 		}
