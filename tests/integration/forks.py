@@ -22,13 +22,18 @@ import sys
 import time
 
 
-def serve_conn(c, tag):
+def recv_all(c):
+    """Everything c receives until the peer's FIN."""
     data = b""
     while True:
         d = c.recv(65536)
         if not d:
-            break
+            return data
         data += d
+
+
+def serve_conn(c, tag):
+    data = recv_all(c)
     c.sendall(tag + b":" + data)
     c.close()
 
@@ -163,13 +168,8 @@ def client(mode, host, port, n):
             req = b"die\n" if i % 4 == 1 else b"req%d\n" % i
             c = socket.create_connection((host, port), timeout=10)
             c.sendall(req)
-            got = b""
             try:
-                while True:
-                    d = c.recv(65536)
-                    if not d:
-                        break
-                    got += d
+                got = recv_all(c)
                 seen["served" if got == b"served:" + req else "eof"] += 1
             except ConnectionResetError:
                 seen["reset"] += 1
@@ -191,12 +191,7 @@ def client(mode, host, port, n):
                 time.sleep(0.1)
         c.sendall(data)
         c.shutdown(socket.SHUT_WR)
-        got = b""
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
-            got += d
+        got = recv_all(c)
         c.close()
         ok += got.partition(b":")[2] == data
     print("%s: %d of %d connections served, data intact" % (mode, ok, n))
