@@ -389,29 +389,33 @@ fexecve(int fd, char *const argv[], char *const envp[])
 	return after_exec_failed(left, FS_REAL(fexecve, fd, argv, envp));
 }
 
-/* The execl family: the arguments into an array, then the execv one
- * (glibc's own execl calls execve inside libc, past us). */
+/* The execl family: the arguments into argv, its NULL included, then
+ * the execv one (glibc's own execl calls execve inside libc, past us).
+ * False when they do not fit (E2BIG). */
 #define EXECL_MAX 4096
-#define EXECL_ARGS(first, ap, argv, n) \
-	do { \
-		argv[0] = (char *)(first); \
-		for (n = 1; argv[n - 1] && n < EXECL_MAX; n++) \
-			argv[n] = va_arg(ap, char *); \
-	} while (0)
+
+static bool
+execl_args(const char *first, va_list *ap, char **argv)
+{
+	int n;
+
+	argv[0] = (char *)first;
+	for (n = 1; argv[n - 1] && n < EXECL_MAX; n++)
+		argv[n] = va_arg(*ap, char *);
+	return argv[n - 1] == NULL;
+}
 
 FS_EXPORT int
 execl(const char *path, const char *arg, ...)
 {
 	char *argv[EXECL_MAX];
 	va_list ap;
-	int n;
+	bool ok;
 
 	va_start(ap, arg);
-	EXECL_ARGS(arg, ap, argv, n);
+	ok = execl_args(arg, &ap, argv);
 	va_end(ap);
-	if (argv[n - 1])
-		return errno = E2BIG, -1;
-	return execv(path, argv);
+	return ok ? execv(path, argv) : (errno = E2BIG, -1);
 }
 
 FS_EXPORT int
@@ -419,30 +423,26 @@ execlp(const char *file, const char *arg, ...)
 {
 	char *argv[EXECL_MAX];
 	va_list ap;
-	int n;
+	bool ok;
 
 	va_start(ap, arg);
-	EXECL_ARGS(arg, ap, argv, n);
+	ok = execl_args(arg, &ap, argv);
 	va_end(ap);
-	if (argv[n - 1])
-		return errno = E2BIG, -1;
-	return execvp(file, argv);
+	return ok ? execvp(file, argv) : (errno = E2BIG, -1);
 }
 
 FS_EXPORT int
 execle(const char *path, const char *arg, ...)
 {
-	char *argv[EXECL_MAX], **envp;
+	char *argv[EXECL_MAX], **envp = NULL;
 	va_list ap;
-	int n;
+	bool ok;
 
 	va_start(ap, arg);
-	EXECL_ARGS(arg, ap, argv, n);
-	envp = va_arg(ap, char **);
+	if ((ok = execl_args(arg, &ap, argv)))
+		envp = va_arg(ap, char **);
 	va_end(ap);
-	if (argv[n - 1])
-		return errno = E2BIG, -1;
-	return execve(path, argv, envp);
+	return ok ? execve(path, argv, envp) : (errno = E2BIG, -1);
 }
 
 /* vfork's child borrows the parent's stack until exec, so it must never
