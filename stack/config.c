@@ -16,7 +16,7 @@
 
 enum var {
 	V_DEV, V_IP, V_GW, V_MAC, V_EAL_ARGS, V_SPIN_US, V_LOG, V_LOG_FILE,
-	V_ACCEL, V_CONF, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS, V_MTU, V_TCP_RTO_MIN_MS, V_TCP_EXIT_LINGER_MS, V_COUNT
+	V_ACCEL, V_CONF, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS, V_MTU, V_TCP_RTO_MIN_MS, V_TCP_EXIT_LINGER_MS, V_MEMIF, V_COUNT
 };
 
 const char *const fs_cfg_names[] = {
@@ -36,6 +36,7 @@ const char *const fs_cfg_names[] = {
 	[V_MTU] = "FASTSOCK_MTU",
 	[V_TCP_RTO_MIN_MS] = "FASTSOCK_TCP_RTO_MIN_MS",
 	[V_TCP_EXIT_LINGER_MS] = "FASTSOCK_TCP_EXIT_LINGER_MS",
+	[V_MEMIF] = "FASTSOCK_MEMIF",
 	[V_COUNT] = NULL,
 };
 
@@ -516,6 +517,11 @@ parse_one(struct fs_config *c, int v, const char *val)
 			return bad(v, val, "milliseconds, an integer from 0 to 60000");
 		c->tcp_exit_linger_ms = (unsigned)n;
 		return 0;
+	case V_MEMIF:
+		if (strcmp(val, "fastsock") != 0 && strcmp(val, "dpdk") != 0)
+			return bad(v, val, "fastsock or dpdk");
+		c->memif_dpdk = strcmp(val, "dpdk") == 0;
+		return 0;
 	case V_ACCEL:
 		return fs_cfg_parse_rules(c, "FASTSOCK_ACCEL", val);
 	case V_CONF:
@@ -546,7 +552,7 @@ fs_cfg_parse(struct fs_config *c, char *const *envp)
 	 * that every later message obeys them. */
 	static const int order[] = {V_LOG, V_LOG_FILE, V_DEV, V_IP, V_GW, V_MAC,
 				    V_EAL_ARGS, V_SPIN_US, V_PROGRESS_CPU, V_RX_BURST, V_MBUFS, V_MTU,
-				    V_TCP_RTO_MIN_MS, V_TCP_EXIT_LINGER_MS, V_ACCEL, V_CONF};
+				    V_TCP_RTO_MIN_MS, V_TCP_EXIT_LINGER_MS, V_MEMIF, V_ACCEL, V_CONF};
 	const char *val[V_COUNT] = {0};
 	char *const *ep;
 	int errors = 0, i, v;
@@ -650,6 +656,8 @@ fs_cfg_describe(const struct fs_config *c, char *buf, size_t len)
 		append(buf, len, &off, "FASTSOCK_TCP_RTO_MIN_MS=%u ", c->tcp_rto_min_ms);
 	if (c->tcp_exit_linger_ms != FS_TCP_EXIT_LINGER_MS_DEFAULT)
 		append(buf, len, &off, "FASTSOCK_TCP_EXIT_LINGER_MS=%u ", c->tcp_exit_linger_ms);
+	if (c->memif_dpdk)
+		append(buf, len, &off, "FASTSOCK_MEMIF=dpdk ");
 	if (c->log_level != FS_LOG_WARN)
 		append(buf, len, &off, "FASTSOCK_LOG=%s ", lvl[c->log_level]);
 	if (c->log_file[0])

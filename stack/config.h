@@ -65,6 +65,7 @@ struct fs_config {
 	unsigned mtu;	    /* FASTSOCK_MTU: the interface's IPv4 MTU */
 	unsigned tcp_rto_min_ms; /* FASTSOCK_TCP_RTO_MIN_MS */
 	unsigned tcp_exit_linger_ms; /* FASTSOCK_TCP_EXIT_LINGER_MS */
+	bool memif_dpdk;	/* FASTSOCK_MEMIF=dpdk: DPDK's net_memif, not ours */
 	enum fs_log_level log_level;
 	char log_file[FS_CFG_STR_MAX];
 	char conf[FS_CFG_STR_MAX];

@@ -21,6 +21,7 @@ struct fs_rxframe {
 #define FS_RX_SCRATCH 64
 
 struct fs_dev;
+struct pollfd;
 
 struct fs_dev_bufs {
 	uint32_t free, total; /* buffers in the pool */
@@ -53,7 +54,16 @@ struct fs_dev_ops {
 	/* In a forked child that joins the family, before it touches the
 	 * device (dpdk.c: leaves the parent's lcore and its buffer cache). */
 	void (*forked)(struct fs_dev *d);
+	/* A device with a control plane of its own (memif.c; NULL for the
+	 * others): ctl_fds fills p (room for FS_DEV_CTL_FDS) with the fds the
+	 * progress thread watches for it, and ctl runs it, from the progress
+	 * thread without the stack lock: woke when one of them was readable,
+	 * and at every round anyway (it keeps its own time). */
+	int (*ctl_fds)(struct fs_dev *d, struct pollfd *p);
+	void (*ctl)(struct fs_dev *d, bool woke);
 };
+
+#define FS_DEV_CTL_FDS 3
 
 struct fs_dev {
 	const struct fs_dev_ops *ops;

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "dev.h"
+#include "memif.h"
 #include "shared.h"
 
 #define NB_DESC 1024
@@ -462,6 +463,9 @@ fs_dev_open(const struct fs_config *c)
 	uint16_t port = RTE_MAX_ETHPORTS, p;
 	int r, ms, wait_ms;
 
+	/* memif is ours unless asked (memif.c: one a forked family shares). */
+	if (is_memif(c) && !c->memif_dpdk)
+		return fs_memif_open(c);
 	if (eal_start(c) < 0)
 		return NULL;
 	RTE_ETH_FOREACH_DEV(p) {

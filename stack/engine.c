@@ -362,21 +362,30 @@ fs_stk_forget(void)
  * program's own threads keep polling (they run the timers themselves). */
 #define BUSY_MAX_NS 16000000L
 
-/* The progress thread's sleeps: on p[0..n) (room for one more) and, while
- * sockets served on both paths are watched, on their epoll set, whose
- * reports it collects. Returns the poll's count for p[0..n). */
+/* The progress thread's sleeps: on p[0..n) (room for more after it),
+ * while sockets served on both paths are watched, on their epoll set,
+ * whose reports it collects, and on the device's control plane, whose
+ * readiness goes to *ctl. Returns the poll's count for p[0..n). */
 static int
-progress_sleep(struct pollfd *p, int n, int64_t ns)
+progress_sleep(struct pollfd *p, int n, int64_t ns, bool *ctl)
 {
-	int dfd = fs_dual_fd(), r;
+	struct fs_dev *d = fs_stk->dev;
+	int dfd = fs_dual_fd(), r, k = n, nc = 0, i;
 
 	if (dfd >= 0)
-		p[n] = (struct pollfd){dfd, POLLIN, 0};
-	r = sleep_on(p, n + (dfd >= 0), ns, NULL);
+		p[k++] = (struct pollfd){dfd, POLLIN, 0};
+	if (d->ops->ctl_fds)
+		nc = d->ops->ctl_fds(d, p + k);
+	r = sleep_on(p, k + nc, ns, NULL);
 	if (r > 0 && dfd >= 0 && p[n].revents) {
 		fs_dual_collect();
 		r--;
 	}
+	for (i = k; i < k + nc; i++)
+		if (p[i].revents) {
+			*ctl = true;
+			r--;
+		}
 	return r;
 }
 
@@ -387,6 +396,7 @@ progress_main(void *unused)
 	long idle_ns = POLL_MIN_NS, busy_ns = POLL_MAX_NS;
 	uint64_t seen = 0, last_rx_ns = 0, polls_after = 0;
 	uint32_t gen = 0;
+	bool ctl = false;
 	int ifd;
 
 	(void)unused;
@@ -394,12 +404,16 @@ progress_main(void *unused)
 	 * for the 10 us polls below. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!__atomic_load_n(&progress_stop, __ATOMIC_RELAXED)) {
-		struct pollfd p[3];
+		struct pollfd p[3 + FS_DEV_CTL_FDS];
 		bool waiting, busy = false;
 		uint64_t now;
 		int64_t sleep_ns;
 
 		fs_family_check(false);
+		if (d->ops->ctl) {
+			d->ops->ctl(d, ctl);
+			ctl = false;
+		}
 		/* Never wait for the lock: whoever holds it is making progress,
 		 * and a blocked progress thread would cost the holder a futex
 		 * wake-up on every unlock. */
@@ -447,14 +461,14 @@ progress_main(void *unused)
 		p[0] = (struct pollfd){fs_stk->kick_fd, POLLIN, 0};
 		if (!waiting) {
 			/* Nobody sleeps on us: wake for timers or a kick only. */
-			if (progress_sleep(p, 1, sleep_ns) > 0 && p[0].revents)
+			if (progress_sleep(p, 1, sleep_ns, &ctl) > 0 && p[0].revents)
 				efd_drain(fs_stk->kick_fd);
 			continue;
 		}
 		if ((ifd = d->ops->rx_intr_fd(d)) < 0) {
 			/* No RX interrupt (memif has none in DPDK 22.11): poll for
 			 * the sleepers, backing off while nothing arrives. */
-			progress_sleep(p, 0, idle_ns);
+			progress_sleep(p, 0, idle_ns, &ctl);
 			if (fs_now_ns() - last_rx_ns > POLL_HOT_NS)
 				idle_ns = idle_ns * 2 > POLL_MAX_NS ? POLL_MAX_NS : idle_ns * 2;
 			continue;
@@ -469,7 +483,7 @@ progress_main(void *unused)
 		if (fs_stk_poll_locked() == 0) {
 			fs_stk_unlock();
 			p[1] = (struct pollfd){ifd, POLLIN, 0};
-			if (progress_sleep(p, 2, sleep_ns) > 0) {
+			if (progress_sleep(p, 2, sleep_ns, &ctl) > 0) {
 				if (p[0].revents)
 					efd_drain(fs_stk->kick_fd);
 				if (p[1].revents)
