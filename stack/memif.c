@@ -640,7 +640,7 @@ mif_buffers(struct fs_dev *d, struct fs_dev_bufs *b)
 
 	b->free = __atomic_load_n(&m->nfree, __ATOMIC_RELAXED);
 	b->total = m->nbufs;
-	b->rx_missed = m->rx_bad + m->rx_big + m->rx_nobuf;
+	b->rx_missed = m->rx_bad + m->rx_big; /* rx_nobuf only waits */
 }
 
 static void
