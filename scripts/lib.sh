@@ -249,8 +249,8 @@ fs_nginx_judge() {
 	# follows the kill is shown, not judged.
 	after=$(sed -n '/^== after kill$/,/^Transfer/p' "$out")
 	if grep -q 'died holding the stack lock' "$dir/fastsock.log" 2>/dev/null; then
-		echo "$what: the killed worker held the stack lock (taken over); after it, not judged:" \\
-			"$(grep -E 'requests in|Socket errors|Non-2xx' <<<"$after" | paste -sd' ')" \\
+		echo "$what: the killed worker held the stack lock (taken over); after it, not judged:" \
+			"$(grep -E 'requests in|Socket errors|Non-2xx' <<<"$after" | paste -sd' ')" \
 			"$(grep -c 'lwIP assertion' "$dir/fastsock.log") lwIP assertion(s) failed"
 	else
 		# The dead worker's connections end: none hangs.
