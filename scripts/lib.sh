@@ -299,12 +299,25 @@ fs_redis() {
 # the 11 KiB file with 1, 8 and 64 keep-alive connections. Prints
 # requests/s as "20b/1 20b/8 20b/64 11k/1 11k/8 11k/64".
 fs_nginx() {
-	local mode=$1 secs=$2 dir conf out addr=127.0.0.1
+	local mode=$1 secs=$2 workers=${3:-} dir conf out addr=127.0.0.1 server stop=""
 	dir=$(mktemp -d /tmp/fs-nginx.XXXXXX)
 	[ "$mode" = kernel ] || addr=10.77.0.1
-	conf=$(fs_nginx_conf "$dir" "$addr" 8080)
-	out=$(fs_prog "$mode" "exec nginx -c $conf" \
-		"for f in 20b 11k; do for c in 1 8 64; do wrk -t1 -c\$c -d${secs}s http://\$ADDR:8080/\$f; done; done" 120)
+	conf=$(fs_nginx_conf "$dir" "$addr" 8080 $workers)
+	server="exec nginx -c $conf"
+	if [ -n "$workers" ]; then
+		# The stock shape: the master daemonises (its own session), the
+		# workers run as nginx's default user.
+		chmod -R a+rX "$dir"
+		server="nginx -c $conf; sleep 200"
+		stop="; env -u LD_PRELOAD nginx -c $conf -s stop"
+	fi
+	out=$(fs_prog "$mode" "$server" \
+		"for f in 20b 11k; do for c in 1 8 64; do wrk -t1 -c\$c -d${secs}s http://\$ADDR:8080/\$f; done; done$stop" 120)
+	sleep 0.5
+	if [ -e "$dir/nginx.pid" ]; then # a master that did not stop
+		pkill -9 -s "$(cat "$dir/nginx.pid")" 2>/dev/null
+		kill -9 "$(cat "$dir/nginx.pid")" 2>/dev/null
+	fi
 	rm -rf "$dir"
 	awk '/^Requests\/sec:/ {v[n++]=$2} END {for (i=0;i<6;i++) printf "%s%s", (v[i]==""?"nan":v[i]), (i<5?" ":"\n")}' <<<"$out"
 }
