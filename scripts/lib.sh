@@ -264,6 +264,19 @@ fs_nginx_judge() {
 	echo "$what: $(grep '^Requests/sec' "$out" | awk '{printf "%s ", $2}')requests/s (20b, 11k, reload, after, kill, after); reload and kill: $(sed -n '/^== reload$/,/^Transfer/p;/^== kill$/,/^Transfer/p' "$out" | grep -o 'Socket errors.*' | paste -sd' ' || true)"
 }
 
+# fs_redis_judge OUT WHAT: judges the output OUT of a redis-benchmark run
+# (-t set,get) with a BGSAVE during it, a key set before and read after.
+# Prints one line; returns 1 after printing why it fails.
+fs_redis_judge() {
+	local out=$1 what=$2
+	grep -q 'Background saving started' "$out" || { cat "$out"; echo "$what: BGSAVE did not start"; return 1; }
+	grep -q 'rdb_last_bgsave_status:ok' "$out" || { cat "$out"; echo "$what: BGSAVE did not end well"; return 1; }
+	[ "$(grep -c 'requests per second' "$out")" = 2 ] || { cat "$out"; echo "$what: redis-benchmark did not finish"; return 1; }
+	grep -qi 'error' "$out" && { cat "$out"; echo "$what: redis-benchmark saw errors"; return 1; }
+	grep -q '^v' "$out" || { cat "$out"; echo "$what: the key set before the run is gone"; return 1; }
+	echo "$what: $(grep -o '^ *[A-Z]*: [0-9.]* requests per second' "$out" | tr -s ' ' | paste -sd, ), BGSAVE ok"
+}
+
 # fs_prog MODE SERVER CLIENT [SECONDS]: runs a server and a client command
 # (which use $ADDR for the server's address), kernel (MODE kernel: both on
 # 127.0.0.1, server on core 0, client on core 1) or through scripts/lab

@@ -60,6 +60,9 @@ struct fs_dev_ops {
 	 * thread without the stack lock: woke when one of them was readable,
 	 * and at every round anyway (it keeps its own time). */
 	int (*ctl_fds)(struct fs_dev *d, struct pollfd *p);
+	/* Whether nothing has arrived (may be NULL: unknown), read without
+	 * the stack lock: a cheap look at the ring, right or stale. */
+	bool (*rx_idle)(struct fs_dev *d);
 	void (*ctl)(struct fs_dev *d, bool woke);
 };
 

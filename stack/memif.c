@@ -9,7 +9,8 @@
  * - the listening socket, the bundle channel and, as client, our region
  *   and the queue eventfds are made at start, before any fork;
  * - as server, the client's regions are mapped inside a reservation made
- *   at start, so at the same address in every member; a member that has
+ *   at start, so at the same address in every member (readable zeros
+ *   where nothing is mapped: mif_rx_idle may read a ring just unmapped); a member that has
  *   not mapped them yet asks for the fds over the bundle channel (a
  *   socketpair made at start) and any member that has them answers;
  * - the control plane (accepting a client, the handshake, disconnects,
@@ -149,8 +150,9 @@ struct mif {
 	uint8_t secret[SECRET_SZ];
 	struct sockaddr_un addr;
 	socklen_t addrlen;
-	uid_t owner_uid;
+	uid_t owner_uid; /* owner-uid=: also a user whose peer is let in */
 	gid_t owner_gid;
+	uid_t uid;	 /* who started the stack */
 	uint32_t bsize;	 /* client: our buffers in the region */
 	uint8_t log2;	 /* client: ring size */
 	int listen_fd;	 /* server: made at start, so every member's */
@@ -176,7 +178,8 @@ struct mif {
 	char *resv;
 	size_t resv_used;
 	/* the buffer pool, in the family's memory */
-	uint32_t pool_lock, free_head, nfree, nbufs, stride, room;
+	uint64_t free_top; /* buf_get */
+	uint32_t nfree, nbufs, stride, room;
 	char *pool;
 	struct buf *tx[TX_BATCH];
 	uint16_t ntx;
@@ -238,20 +241,6 @@ now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-static void
-spin_lock(uint32_t *l)
-{
-	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(l, __ATOMIC_RELAXED))
-			fs_cpu_relax();
-}
-
-static void
-spin_unlock(uint32_t *l)
-{
-	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
 /* The stack lock, once the stack runs (a client connects at start, before). */
@@ -345,7 +334,13 @@ say_disconnect(int fd, const char *reason)
 	(void)msg_send(fd, &m, -1);
 }
 
-/* --- the buffer pool (from any thread: rx_free is) --- */
+/* --- the buffer pool (from any thread: rx_free is) ---
+ * A stack without a lock (its head: the top buffer's index, and a tag
+ * that moves at every change, so that a pop whose top was popped and
+ * pushed back meanwhile fails): a member killed in the middle of it cannot
+ * stop the others, as one holding a spin lock would. */
+
+#define NIL 0xffffffffu
 
 static struct buf *
 buf_at(struct mif *m, uint32_t i)
@@ -356,26 +351,34 @@ buf_at(struct mif *m, uint32_t i)
 static struct buf *
 buf_get(struct mif *m)
 {
-	struct buf *b = NULL;
+	uint64_t old = __atomic_load_n(&m->free_top, __ATOMIC_ACQUIRE), new_;
 
-	spin_lock(&m->pool_lock);
-	if (m->nfree) {
-		b = buf_at(m, m->free_head);
-		m->free_head = b->next;
-		m->nfree--;
-	}
-	spin_unlock(&m->pool_lock);
-	return b;
+	do {
+		uint32_t i = (uint32_t)old;
+
+		if (i == NIL)
+			return NULL;
+		/* May read a buffer popped meanwhile: the CAS then fails. */
+		new_ = (__atomic_load_n(&buf_at(m, i)->next, __ATOMIC_RELAXED) |
+			((old >> 32) + 1) << 32);
+	} while (!__atomic_compare_exchange_n(&m->free_top, &old, new_, true, __ATOMIC_ACQUIRE,
+					      __ATOMIC_ACQUIRE));
+	__atomic_sub_fetch(&m->nfree, 1, __ATOMIC_RELAXED);
+	return buf_at(m, (uint32_t)old);
 }
 
 static void
 buf_put(struct mif *m, struct buf *b)
 {
-	spin_lock(&m->pool_lock);
-	b->next = m->free_head;
-	m->free_head = (uint32_t)(((char *)b - m->pool) / m->stride);
-	m->nfree++;
-	spin_unlock(&m->pool_lock);
+	uint32_t i = (uint32_t)(((char *)b - m->pool) / m->stride);
+	uint64_t old = __atomic_load_n(&m->free_top, __ATOMIC_RELAXED), new_;
+
+	do {
+		__atomic_store_n(&b->next, (uint32_t)old, __ATOMIC_RELAXED);
+		new_ = i | ((old >> 32) + 1) << 32;
+	} while (!__atomic_compare_exchange_n(&m->free_top, &old, new_, true, __ATOMIC_RELEASE,
+					      __ATOMIC_RELAXED));
+	__atomic_add_fetch(&m->nfree, 1, __ATOMIC_RELAXED);
 }
 
 static int
@@ -393,8 +396,8 @@ pool_init(struct mif *m, const struct fs_config *c)
 	if (m->pool == MAP_FAILED || !m->pool)
 		return -1;
 	for (i = 0; i < m->nbufs; i++)
-		buf_at(m, i)->next = i + 1;
-	m->free_head = 0;
+		buf_at(m, i)->next = i + 1 < m->nbufs ? i + 1 : NIL;
+	m->free_top = 0;
 	m->nfree = m->nbufs;
 	return 0;
 }
@@ -413,14 +416,20 @@ ready(struct mif *m)
 	return false;
 }
 
-/* The buffer of descriptor d, or NULL when it lies outside the peer's
- * regions (a bad peer: counted, skipped). */
+/* The buffer of descriptor x and its length (the descriptor's own, or
+ * cap when cap is not 0), each field read once: the peer may write them
+ * at any time. NULL when the buffer lies outside the peer's regions (a bad
+ * peer: counted, skipped). */
 static inline uint8_t *
-desc_buf(struct mif *m, const struct desc *d, uint32_t len)
+desc_get(struct mif *m, const struct desc *x, uint32_t cap, uint32_t *len)
 {
-	if (fs_unlikely(d->region >= m->nreg || (uint64_t)d->offset + len > m->reg[d->region].size))
+	uint16_t region = __atomic_load_n(&x->region, __ATOMIC_RELAXED);
+	uint32_t offset = __atomic_load_n(&x->offset, __ATOMIC_RELAXED);
+
+	*len = cap ? cap : __atomic_load_n(&x->length, __ATOMIC_RELAXED);
+	if (fs_unlikely(region >= m->nreg || (uint64_t)offset + *len > m->reg[region].size))
 		return NULL;
-	return (uint8_t *)m->reg[d->region].addr + d->offset;
+	return (uint8_t *)m->reg[region].addr + offset;
 }
 
 static uint16_t
@@ -439,28 +448,31 @@ mif_rx(struct fs_dev *d, struct fs_rxframe *f, uint16_t n)
 	while (cur != last && got < n) {
 		struct buf *b = buf_get(m);
 		uint32_t len = 0;
-		bool bad = false;
-		const struct desc *x;
+		bool bad = false, big = false;
+		uint16_t fl;
 
 		if (fs_unlikely(!b)) {
 			m->rx_nobuf++; /* the stack holds every buffer: wait */
 			break;
 		}
 		do { /* a frame may span several descriptors */
+			const struct desc *x = &r->desc[cur++ & m->rx_mask];
+			uint32_t l;
 			uint8_t *src;
 
-			x = &r->desc[cur++ & m->rx_mask];
-			src = desc_buf(m, x, x->length);
+			src = desc_get(m, x, 0, &l);
 			if (fs_unlikely(!src))
 				bad = true;
-			else if (fs_unlikely(len + x->length > m->room))
-				bad = true;
+			else if (fs_unlikely(l > m->room - len))
+				big = true;
 			else
-				memcpy(b->data + len, src, x->length);
-			len += x->length;
-		} while ((x->flags & DESC_NEXT) && cur != last);
-		if (fs_unlikely(bad || (x->flags & DESC_NEXT) || len == 0)) {
-			if (len > m->room)
+				memcpy(b->data + len, src, l);
+			if (!bad && !big)
+				len += l;
+			fl = __atomic_load_n(&x->flags, __ATOMIC_RELAXED);
+		} while ((fl & DESC_NEXT) && cur != last);
+		if (fs_unlikely(bad || big || (fl & DESC_NEXT) || len == 0)) {
+			if (big)
 				m->rx_big++;
 			else
 				m->rx_bad++;
@@ -491,6 +503,18 @@ mif_rx(struct fs_dev *d, struct fs_rxframe *f, uint16_t n)
 	}
 	m->rx_next = cur;
 	return got;
+}
+
+static bool
+mif_rx_idle(struct fs_dev *d)
+{
+	struct mif *m = M(d);
+	struct ring *r = m->rxr;
+
+	if (!m->up || mine.gen != m->gen)
+		return !m->up;
+	return __atomic_load_n(m->server ? &r->head : &r->tail, __ATOMIC_RELAXED) ==
+	       __atomic_load_n(&m->rx_next, __ATOMIC_RELAXED);
 }
 
 static void
@@ -543,17 +567,18 @@ mif_tx_flush(struct fs_dev *d)
 
 		while (off < b->len) {
 			struct desc *x = &r->desc[slot & m->tx_mask];
-			uint32_t cap = m->server ? x->length : m->bsize, k;
+			uint32_t cap, k;
 			uint8_t *dst;
 
 			if (used == room)
 				break;
-			k = b->len - off < cap ? b->len - off : cap;
-			dst = desc_buf(m, x, cap);
+			/* server: the client's buffer as it offered it */
+			dst = desc_get(m, x, m->server ? 0 : m->bsize, &cap);
 			if (fs_unlikely(!dst || cap == 0)) {
 				bad = true;
 				break;
 			}
+			k = b->len - off < cap ? b->len - off : cap;
 			memcpy(dst, b->data + off, k);
 			x->length = k;
 			off += k;
@@ -670,8 +695,8 @@ mine_release(struct mif *m)
 		for (i = 0; i < mine.nreg; i++)
 			sys_close(mine.reg[i]);
 		/* The client's regions go; the reservation stays. */
-		if (m->resv)
-			mmap(m->resv, RESERVE_LEN, PROT_NONE,
+		if (m->resv && mine.nreg)
+			mmap(m->resv, RESERVE_LEN, PROT_READ,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 		mine.efd_rx = mine.efd_tx = -1;
 		mine.nreg = 0;
@@ -765,6 +790,22 @@ fail:
 	return -1;
 }
 
+/* Whether the process at the other end of fd may share our wire: the
+ * user who started the stack, root, or the user owner-uid= names. An
+ * abstract socket has no permission of its own: anybody could attach and
+ * send from any address (the kernel asks CAP_NET_RAW for that). */
+static bool
+peer_allowed(struct mif *m, int fd, uid_t *uid)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return false;
+	*uid = cr.uid;
+	return cr.uid == m->uid || cr.uid == 0 || (m->owner_uid != (uid_t)-1 && cr.uid == m->owner_uid);
+}
+
 /* Expects a message of type want (within the handshake's time). */
 static int
 expect(int fd, union msg *msg, int want, int *afd)
@@ -787,6 +828,7 @@ client_connect(struct mif *m)
 {
 	union msg msg;
 	int fd, afd = -1, k;
+	uid_t uid;
 
 	fd = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -798,6 +840,13 @@ client_connect(struct mif *m)
 		sys_close(fd);
 		errno = e;
 		return -1;
+	}
+	if (!peer_allowed(m, fd, &uid)) {
+		FS_ERR("memif: the server at the socket runs as uid %u, not as this program's "
+		       "user (%u) or root: not connecting (owner-uid=%u lets it)",
+		       (unsigned)uid, (unsigned)m->uid, (unsigned)uid);
+		say_disconnect(fd, "permission denied");
+		goto fail;
 	}
 	if (expect(fd, &msg, MSG_HELLO, &afd) < 0)
 		goto fail;
@@ -895,6 +944,7 @@ server_accept(struct mif *m)
 	int efd[2] = {-1, -1}, regfd[MAX_REGIONS];
 	union msg msg;
 	int fd, afd = -1, t;
+	uid_t uid;
 	const char *why = NULL;
 
 	fd = (int)syscall(SYS_accept4, m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -909,6 +959,14 @@ server_accept(struct mif *m)
 	msg.hello.max_log2_ring = 14;
 	if (msg_send(fd, &msg, -1) < 0)
 		goto out;
+	if (!peer_allowed(m, fd, &uid)) {
+		FS_WARN("memif: refused a client running as uid %u: not this program's user (%u) "
+			"or root (owner-uid=%u lets it)",
+			(unsigned)uid, (unsigned)m->uid, (unsigned)uid);
+		say_disconnect(fd, "permission denied");
+		sys_close(fd);
+		return;
+	}
 	if (m->up) { /* one client at a time; the live one is untouched */
 		FS_WARN("memif: refused a second client: already connected");
 		say_disconnect(fd, "already connected");
@@ -1001,7 +1059,7 @@ out:
 	while (m->nreg)
 		sys_close(regfd[--m->nreg]);
 	if (m->resv)
-		mmap(m->resv, RESERVE_LEN, PROT_NONE,
+		mmap(m->resv, RESERVE_LEN, PROT_READ,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 	m->resv_used = 0;
 	sys_close(fd);
@@ -1228,6 +1286,7 @@ static const struct fs_dev_ops mif_ops = {
 	.forked = mif_forked,
 	.ctl = mif_ctl,
 	.ctl_fds = mif_ctl_fds,
+	.rx_idle = mif_rx_idle,
 };
 
 /* --- start --- */
@@ -1367,6 +1426,7 @@ fs_memif_open(const struct fs_config *c)
 	if (!m)
 		return NULL;
 	m->listen_fd = m->pass[0] = m->pass[1] = -1;
+	m->uid = geteuid();
 	if (parse_args(m, c, path, sizeof(path) - 1) < 0)
 		goto fail;
 	if (c->mac_set) {
@@ -1406,7 +1466,7 @@ fs_memif_open(const struct fs_config *c)
 	m->pass[0] = move_high(m->pass[0]);
 	m->pass[1] = move_high(m->pass[1]);
 	if (m->server) {
-		m->resv = mmap(NULL, RESERVE_LEN, PROT_NONE,
+		m->resv = mmap(NULL, RESERVE_LEN, PROT_READ,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (m->resv == MAP_FAILED) {
 			m->resv = NULL;

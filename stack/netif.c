@@ -941,6 +941,12 @@ fs_nif_loop(void)
 	return true;
 }
 
+bool
+fs_nif_loop_pending(void)
+{
+	return __atomic_load_n(&nif.loop_first, __ATOMIC_RELAXED) != NULL;
+}
+
 void
 fs_nif_timers(void)
 {

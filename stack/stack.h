@@ -128,10 +128,21 @@ unsigned fs_family_check(bool force);
 bool fs_stk_has_progress(void);
 void fs_stk_test_progress(bool on);
 
-/* Progress if the lock is free (the hot paths never wait for it). */
+bool fs_nif_loop_pending(void);
+
+/* Progress if the lock is free (the hot paths never wait for it). A
+ * device that can tell, without the lock, that nothing arrived spares a
+ * spinning thread the lock while nothing waits to go either: busy-polling
+ * members of a family would otherwise hold it most of the time, taking it
+ * from each other (and a member killed holding it leaves the stack half
+ * updated). Timers are the progress thread's then. */
 static inline void
 fs_stk_progress(void)
 {
+	struct fs_dev *d = fs_stk->dev;
+
+	if (d->ops->rx_idle && d->tx_pending == 0 && d->ops->rx_idle(d) && !fs_nif_loop_pending())
+		return;
 	if (fs_stk_trylock()) {
 		fs_stk_poll_locked();
 		fs_stk_unlock();

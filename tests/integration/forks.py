@@ -182,7 +182,7 @@ def client(mode, host, port, n):
         return
     ok = 0
     for i in range(n):
-        data = os.urandom(1000 + 97 * i)
+        data = os.urandom(1000 + 97 * (i % 100))
         for attempt in range(50):  # the daemon's child may not listen yet
             try:
                 c = socket.create_connection((host, port), timeout=10)
