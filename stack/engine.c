@@ -121,21 +121,33 @@ fs_stk_flush_locked(void)
 	}
 }
 
-/* Wakes this process's waiters; tells whether other processes of the
- * family have waiters too (only their own progress threads can wake
- * them: the eventfds are theirs). Under the lock. */
-static bool
+/* Wakes this process's waiters; returns the slots of the other members
+ * that have waiters too (only their own progress threads can wake them:
+ * the eventfds are theirs). Under the lock. */
+static uint64_t
 wake_own(void)
 {
 	struct fs_waiter *w;
-	bool others = false;
+	uint64_t others = 0;
 
 	for (w = fs_stk->waiters; w; w = w->next)
 		if (w->slot == fs_family_slot)
 			efd_signal(w->efd);
 		else
-			others = true;
+			others |= 1ull << w->slot;
 	return others;
+}
+
+/* Rings the progress threads of the members in slots. */
+static void
+kick_slots(uint64_t slots)
+{
+	while (slots) {
+		unsigned i = (unsigned)__builtin_ctzll(slots);
+
+		slots &= slots - 1;
+		efd_signal(fs_stk->kick_fd[i]);
+	}
 }
 
 unsigned
@@ -165,9 +177,11 @@ fs_stk_poll_locked(void)
 	if (fs_stk->news || (n && fs_stk->waiters)) {
 		fs_stk->news = false;
 		/* The others' progress threads wake theirs (progress_main). */
-		if (wake_own()) {
+		uint64_t others = wake_own();
+
+		if (others) {
 			fs_stk->news_gen++;
-			efd_signal(fs_stk->kick_fd);
+			kick_slots(others);
 		}
 	}
 	return n;
@@ -184,7 +198,7 @@ waiter_add(void)
 	self->next = fs_stk->waiters;
 	fs_stk->waiters = self;
 	fs_stk_unlock();
-	efd_signal(fs_stk->kick_fd);
+	efd_signal(fs_stk->kick_fd[fs_family_slot]);
 }
 
 static void
@@ -396,8 +410,8 @@ progress_main(void *unused)
 	long idle_ns = POLL_MIN_NS, busy_ns = POLL_MAX_NS;
 	uint64_t seen = 0, last_rx_ns = 0, polls_after = 0;
 	uint32_t gen = 0;
-	bool ctl = false;
-	int ifd;
+	bool ctl = false, kicked = false;
+	int ifd, kfd = fs_stk->kick_fd[fs_family_slot];
 
 	(void)unused;
 	/* Linux stretches a sleep by up to 50 us of timer slack: too coarse
@@ -437,9 +451,15 @@ progress_main(void *unused)
 				gen = fs_stk->news_gen;
 				wake_own();
 			}
+			kicked = false;
 			sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;
 			polls_after = fs_stk->polls;
 			fs_stk_unlock();
+		} else if (kicked) {
+			/* Another member rang for our waiters while the lock is
+			 * taken: only we can wake them, so try again soon. */
+			sleep_ns = POLL_MIN_NS;
+			busy = true;
 		} else {
 			/* The holder is making progress, timers included. */
 			sleep_ns = BUSY_MAX_NS;
@@ -458,11 +478,13 @@ progress_main(void *unused)
 		if (!waiting && fs_tcp_count() != 0 && sleep_ns > busy_ns)
 			sleep_ns = busy_ns;
 
-		p[0] = (struct pollfd){fs_stk->kick_fd, POLLIN, 0};
+		p[0] = (struct pollfd){kfd, POLLIN, 0};
 		if (!waiting) {
 			/* Nobody sleeps on us: wake for timers or a kick only. */
-			if (progress_sleep(p, 1, sleep_ns, &ctl) > 0 && p[0].revents)
-				efd_drain(fs_stk->kick_fd);
+			if (progress_sleep(p, 1, sleep_ns, &ctl) > 0 && p[0].revents) {
+				efd_drain(kfd);
+				kicked = true;
+			}
 			continue;
 		}
 		if ((ifd = d->ops->rx_intr_fd(d)) < 0) {
@@ -484,8 +506,10 @@ progress_main(void *unused)
 			fs_stk_unlock();
 			p[1] = (struct pollfd){ifd, POLLIN, 0};
 			if (progress_sleep(p, 2, sleep_ns, &ctl) > 0) {
-				if (p[0].revents)
-					efd_drain(fs_stk->kick_fd);
+				if (p[0].revents) {
+					efd_drain(kfd);
+					kicked = true;
+				}
 				if (p[1].revents)
 					efd_drain(ifd);
 			}
@@ -750,7 +774,7 @@ int
 fs_stk_start(struct fs_dev *dev, const struct fs_config *c, bool progress_thread)
 {
 	struct fs_stack *s;
-	int r;
+	int r, i;
 
 	/* Before anything is allocated: the stack's memory is the family's. */
 	if ((r = fs_shared_init()) < 0)
@@ -759,12 +783,17 @@ fs_stk_start(struct fs_dev *dev, const struct fs_config *c, bool progress_thread
 		return -ENOMEM;
 	s->dev = dev;
 	s->cfg = *c;
-	s->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (s->kick_fd < 0) {
-		r = -errno;
-		fs_obj_free(s);
-		return r;
-	}
+	for (i = 0; i < FS_FAMILY_MAX; i++)
+		s->kick_fd[i] = -1;
+	/* One for each member a device that forks may have. */
+	for (i = 0; i < (dev->forkable ? FS_FAMILY_MAX : 1); i++)
+		if ((s->kick_fd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+			r = -errno;
+			while (i > 0)
+				close(s->kick_fd[--i]);
+			fs_obj_free(s);
+			return r;
+		}
 	fs_stk = s;
 	r = fs_nif_init(dev, c);
 	if (r < 0)
@@ -784,7 +813,7 @@ fs_stk_stop(void)
 		return;
 	if (progress_tid) {
 		__atomic_store_n(&progress_stop, 1, __ATOMIC_RELAXED);
-		efd_signal(fs_stk->kick_fd);
+		efd_signal(fs_stk->kick_fd[fs_family_slot]);
 		pthread_join(progress_tid, NULL);
 		progress_tid = 0;
 	}

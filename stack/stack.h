@@ -50,8 +50,10 @@ struct fs_stack {
 	struct fs_config cfg;
 	struct fs_drops drops;
 	struct fs_waiter *waiters;
-	int kick_fd;		/* wakes the progress threads: made before any fork, so
-				 * every process of the family has it */
+	/* Wakes the progress thread of the member in each slot: all made
+	 * before any fork, so every member can ring every other (-1: none,
+	 * a device that cannot be shared has slot 0's only). */
+	int kick_fd[FS_FAMILY_MAX];
 	uint32_t news_gen;	/* moves when waiters of other processes have news */
 	pid_t members[FS_FAMILY_MAX]; /* the family by slot; 0 free, -1 forking */
 	unsigned family_n;	/* members */
