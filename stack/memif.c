@@ -234,15 +234,6 @@ kick(int efd)
 		(void)syscall(SYS_write, efd, &one, sizeof(one));
 }
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* The stack lock, once the stack runs (a client connects at start, before). */
 static void
 stk_lock(void)
@@ -1176,7 +1167,7 @@ catch_up(struct mif *m)
 		mine.want = false;
 		return;
 	}
-	now = now_ns();
+	now = fs_now_ns();
 	if (mine.asked_ns == 0 || now - mine.asked_ns > FETCH_NS / 10) {
 		char c = 1;
 
@@ -1230,7 +1221,7 @@ mif_ctl(struct fs_dev *d, bool woke)
 	if (fs_unlikely(mine.gen != m->gen || mine.want))
 		catch_up(m);
 	if (!woke) {
-		uint64_t now = now_ns();
+		uint64_t now = fs_now_ns();
 
 		if (now < __atomic_load_n(&m->next_try_ns, __ATOMIC_RELAXED))
 			return;
@@ -1434,7 +1425,7 @@ fs_memif_open(const struct fs_config *c)
 	} else if (!memcmp(m->dev.mac, "\0\0\0\0\0", 6)) {
 		/* A locally administered unicast address of our own. */
 		if (getrandom(m->dev.mac, 6, GRND_NONBLOCK) != 6) {
-			uint64_t t = now_ns() ^ (uint64_t)getpid() << 32;
+			uint64_t t = fs_now_ns() ^ (uint64_t)getpid() << 32;
 
 			memcpy(m->dev.mac, &t, 6);
 		}
