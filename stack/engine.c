@@ -487,18 +487,6 @@ progress_main(void *unused)
 			}
 			continue;
 		}
-		if (busy) {
-			/* The program's threads poll (ours or another member's):
-			 * they wake the sleepers, and another member's news rings
-			 * kick_fd. An armed interrupt would cost the peer a write
-			 * (a system call) for every frame it sends. */
-			if (progress_sleep(p, 1, sleep_ns < busy_ns ? sleep_ns : busy_ns, &ctl) > 0 &&
-			    p[0].revents) {
-				efd_drain(kfd);
-				kicked = true;
-			}
-			continue;
-		}
 		if ((ifd = d->ops->rx_intr_fd(d)) < 0) {
 			/* No RX interrupt (memif has none in DPDK 22.11): poll for
 			 * the sleepers, backing off while nothing arrives. */
