@@ -138,6 +138,18 @@ wake_own(void)
 	return others;
 }
 
+/* Whether threads of this process sleep on the stack. Under the lock. */
+static bool
+own_waiters(void)
+{
+	struct fs_waiter *w;
+
+	for (w = fs_stk->waiters; w; w = w->next)
+		if (w->slot == fs_family_slot)
+			return true;
+	return false;
+}
+
 /* Rings the progress threads of the members in slots. */
 static void
 kick_slots(uint64_t slots)
@@ -375,6 +387,8 @@ fs_stk_forget(void)
 /* With TCP connections and no sleeper, the longest sleep while the
  * program's own threads keep polling (they run the timers themselves). */
 #define BUSY_MAX_NS 16000000L
+/* With a sleeper and other threads polling, the longest sleep. */
+#define SHARE_MAX_NS 200000L
 
 /* The progress thread's sleeps: on p[0..n) (room for more after it),
  * while sockets served on both paths are watched, on their epoll set,
@@ -407,10 +421,10 @@ static void *
 progress_main(void *unused)
 {
 	struct fs_dev *d = fs_stk->dev;
-	long idle_ns = POLL_MIN_NS, busy_ns = POLL_MAX_NS;
-	uint64_t seen = 0, last_rx_ns = 0, polls_after = 0;
+	long idle_ns = POLL_MIN_NS, busy_ns = POLL_MAX_NS, share_ns = POLL_MIN_NS;
+	uint64_t seen = 0, last_rx_ns = 0, polls_after = 0, tx_after = 0;
 	uint32_t gen = 0;
-	bool ctl = false, kicked = false;
+	bool ctl = false, kicked = false, waiting = false;
 	int ifd, kfd = fs_stk->kick_fd[fs_family_slot];
 
 	(void)unused;
@@ -419,7 +433,7 @@ progress_main(void *unused)
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!__atomic_load_n(&progress_stop, __ATOMIC_RELAXED)) {
 		struct pollfd p[3 + FS_DEV_CTL_FDS];
-		bool waiting, busy = false;
+		bool busy = false, active = false;
 		uint64_t now;
 		int64_t sleep_ns;
 
@@ -434,6 +448,8 @@ progress_main(void *unused)
 		if (fs_stk_trylock()) {
 			/* The program polled since our last round (ours not counted). */
 			busy = fs_stk->polls != polls_after;
+			/* ... or sent: it will poll when it runs out of work. */
+			active = busy || d->tx_pkts != tx_after;
 			fs_stk_poll_locked();
 			/* Frames received by anyone since we last looked. */
 			if (d->rx_pkts != seen) {
@@ -452,18 +468,20 @@ progress_main(void *unused)
 				wake_own();
 			}
 			kicked = false;
+			waiting = own_waiters();
 			sleep_ns = (int64_t)fs_nif_sleeptime() * 1000000;
 			polls_after = fs_stk->polls;
+			tx_after = d->tx_pkts;
 			fs_stk_unlock();
 		} else if (kicked) {
 			/* Another member rang for our waiters while the lock is
 			 * taken: only we can wake them, so try again soon. */
 			sleep_ns = POLL_MIN_NS;
-			busy = true;
+			busy = active = true;
 		} else {
 			/* The holder is making progress, timers included. */
 			sleep_ns = BUSY_MAX_NS;
-			busy = true;
+			busy = active = true;
 		}
 		busy_ns = !busy ? POLL_MAX_NS : busy_ns * 2 > BUSY_MAX_NS ? BUSY_MAX_NS : busy_ns * 2;
 		/* TCP needs frames handled while the program is busy elsewhere
@@ -474,7 +492,6 @@ progress_main(void *unused)
 		 * owns, a preemption of it (the tail of a busy-polled ping-pong:
 		 * docs/benchmarks.md). The first round that finds the program
 		 * gone elsewhere comes back to 1 ms. */
-		waiting = __atomic_load_n(&fs_stk->waiters, __ATOMIC_RELAXED) != NULL;
 		if (!waiting && fs_tcp_count() != 0 && sleep_ns > busy_ns)
 			sleep_ns = busy_ns;
 
@@ -488,9 +505,18 @@ progress_main(void *unused)
 			continue;
 		}
 		if ((ifd = d->ops->rx_intr_fd(d)) < 0) {
-			/* No RX interrupt (memif has none in DPDK 22.11): poll for
-			 * the sleepers, backing off while nothing arrives. */
-			progress_sleep(p, 0, idle_ns, &ctl);
+			/* No RX interrupt: poll for the sleepers, backing off
+			 * while nothing arrives. While other threads of the
+			 * family poll (they ring kick_fd when frames come for
+			 * our sleepers), look less often, doubling to
+			 * SHARE_MAX_NS: once they stop, the sleepers are ours
+			 * again within two of those. */
+			share_ns = !active ? POLL_MIN_NS
+				 : share_ns * 2 > SHARE_MAX_NS ? SHARE_MAX_NS : share_ns * 2;
+			if (progress_sleep(p, 1, active ? share_ns : idle_ns, &ctl) > 0 && p[0].revents) {
+				efd_drain(kfd);
+				kicked = true;
+			}
 			if (fs_now_ns() - last_rx_ns > POLL_HOT_NS)
 				idle_ns = idle_ns * 2 > POLL_MAX_NS ? POLL_MAX_NS : idle_ns * 2;
 			continue;
