@@ -286,8 +286,11 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 			continue;
 		/* A long spin (about 10 us with nothing) gives the core up now
 		 * and then: another thread of the program may share it, and
-		 * would otherwise wait for the end of our time slice. */
-		if ((spins & 255) == 0)
+		 * would otherwise wait for the end of our time slice. In a
+		 * family of processes (a master and its workers on one core),
+		 * every 16 spins: a frame this thread polled in may be another
+		 * process's, which must run to read it. */
+		if ((spins & 255) == 0 || fs_stk->family_n > 1)
 			sched_yield();
 		now = fs_now_ns();
 		if (now >= deadline) {
