@@ -234,6 +234,7 @@ waiter_del(void)
  * later while we spin (OpenOnload's EF_POLL_FAST_USEC, 32 us by default,
  * is the same trade); a sleep watches them at once. */
 #define KPOLL_NS 20000
+#define FAMILY_YIELD_NS 20000
 
 int
 fs_stk_wait(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct pollfd *kfds, int nk,
@@ -246,11 +247,12 @@ int
 fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct pollfd *kfds,
 		   int nk, const sigset_t *sigmask, int64_t slice_ns)
 {
-	uint64_t now = fs_now_ns();
+	uint64_t now = fs_now_ns(), start = now;
 	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
 	uint64_t spin_end, kpoll = now + KPOLL_NS;
 	struct pollfd local[WAIT_FDS + 1], *p = local;
 	unsigned spins = 0, sigs = fs_sig_seen;
+	uint64_t rx;
 	int64_t left;
 	int i, r = 0;
 
@@ -271,11 +273,17 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 			r = 1;
 			break;
 		}
+		rx = fs_stk->dev->rx_pkts;
 		fs_stk_progress();
 		if (ready(arg)) {
 			r = 1;
 			break;
 		}
+		/* Frames came in, and not for us: in a family of processes
+		 * (a master and its workers sharing a core) they are likely
+		 * another process's, which must run to read them. */
+		if (fs_stk->dev->rx_pkts != rx && fs_stk->family_n > 1)
+			sched_yield();
 		if (fs_unlikely(fs_sig_seen != sigs)) {
 			r = -EINTR; /* a handler ran while we spun */
 			break;
@@ -286,13 +294,15 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 			continue;
 		/* A long spin (about 10 us with nothing) gives the core up now
 		 * and then: another thread of the program may share it, and
-		 * would otherwise wait for the end of our time slice. In a
-		 * family of processes (a master and its workers on one core),
-		 * every 16 spins: a frame this thread polled in may be another
-		 * process's, which must run to read it. */
-		if ((spins & 255) == 0 || fs_stk->family_n > 1)
+		 * would otherwise wait for the end of our time slice. */
+		if ((spins & 255) == 0)
 			sched_yield();
 		now = fs_now_ns();
+		/* In a family of processes, a thread that found nothing for a
+		 * while yields every 16 spins: the others may share its core
+		 * and have work (nginx's workers on one core). */
+		if (fs_stk->family_n > 1 && now - start > FAMILY_YIELD_NS)
+			sched_yield();
 		if (now >= deadline) {
 			r = 0;
 			break;
