@@ -269,7 +269,7 @@ fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why)
 	fs_epoll_claimed(fd, fs_fdt_get(fd));
 	if (type == SOCK_DGRAM)
 		wake_kernel_readers(fd);
-	return fs_fdt_get(fd);
+	return fs_fdt_hold(fd);
 }
 
 void

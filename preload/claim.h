@@ -15,7 +15,8 @@ extern bool fs_accel_on;
 
 /* Hands fd to the stack when address a shows it belongs to the accelerated
  * interface (why says which call carries a). Starts the stack on first use.
- * Returns the new entry, or NULL: the fd stays on the kernel. */
+ * Returns the new entry, held as fs_lookup's, or NULL: the fd stays on the
+ * kernel. */
 struct fs_fd *fs_claim(int fd, const struct sockaddr *a, socklen_t n, enum fs_claim why);
 
 /* fd was just bound on the kernel to the wildcard address: a UDP socket

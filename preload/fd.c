@@ -13,9 +13,9 @@
 FS_EXPORT int
 close(int fd)
 {
-	struct fs_fd *f = fs_lookup(fd);
+	struct fs_fd *f;
 
-	if (f && (f = fs_fdt_unmark(fd)))
+	if (fs_fdt_get(fd) && (f = fs_fdt_unmark(fd)))
 		fs_fdt_free(f);
 	fs_epoll_forget(fd);
 	if (fs_unlikely(fs_accel_on)) {
@@ -51,7 +51,10 @@ dup(int fd)
 	struct fs_fd *f = fs_lookup(fd);
 	int r = FS_REAL(dup, fd);
 
-	return (f || fs_fdt_get(r)) ? mirror_dup(r, f) : r;
+	r = (f || fs_fdt_get(r)) ? mirror_dup(r, f) : r;
+	if (f)
+		fs_fdt_release(f);
+	return r;
 }
 
 FS_EXPORT int
@@ -63,7 +66,10 @@ dup3(int oldfd, int newfd, int flags)
 	if (r >= 0)
 		fs_epoll_forget(newfd); /* an epoll set there was closed */
 
-	return (f || fs_fdt_get(newfd)) ? mirror_dup(r, f) : r;
+	r = (f || fs_fdt_get(newfd)) ? mirror_dup(r, f) : r;
+	if (f)
+		fs_fdt_release(f);
+	return r;
 }
 
 FS_EXPORT int
@@ -72,11 +78,17 @@ dup2(int oldfd, int newfd)
 	struct fs_fd *f = fs_lookup(oldfd);
 	int r = FS_REAL(dup2, oldfd, newfd);
 
-	if (oldfd == newfd)
+	if (oldfd == newfd) {
+		if (f)
+			fs_fdt_release(f);
 		return r;
+	}
 	if (r >= 0)
 		fs_epoll_forget(newfd); /* an epoll set there was closed */
-	return (f || fs_fdt_get(newfd)) ? mirror_dup(r, f) : r;
+	r = (f || fs_fdt_get(newfd)) ? mirror_dup(r, f) : r;
+	if (f)
+		fs_fdt_release(f);
+	return r;
 }
 
 /* What fcntl and fcntl64 do after the kernel answered r: keep the table in
@@ -115,7 +127,7 @@ fcntl(int fd, int cmd, ...)
 	/* Commands taking an int and those taking a pointer both arrive as
 	 * one machine word. */
 	r = FS_REAL(fcntl, fd, cmd, arg);
-	return f ? after_fcntl(f, r, cmd, arg) : r;
+	return f ? FS_HELD(f, after_fcntl(f, r, cmd, arg)) : r;
 }
 
 FS_EXPORT int
@@ -131,7 +143,7 @@ fcntl64(int fd, int cmd, ...)
 	va_end(ap);
 	f = fs_lookup(fd);
 	r = FS_REAL(fcntl64, fd, cmd, arg);
-	return f ? after_fcntl(f, r, cmd, arg) : r;
+	return f ? FS_HELD(f, after_fcntl(f, r, cmd, arg)) : r;
 }
 
 FS_EXPORT int
@@ -147,9 +159,11 @@ ioctl(int fd, unsigned long req, ...)
 	f = fs_lookup(fd);
 	if (f) {
 		/* FIONBIO also goes to the kernel fd so F_GETFL stays true. */
-		if (req == FIONBIO && FS_REAL(ioctl, fd, req, arg) < 0)
+		if (req == FIONBIO && FS_REAL(ioctl, fd, req, arg) < 0) {
+			fs_fdt_release(f);
 			return -1;
-		return (int)fs_ret(f->ops->ioctl(f->sock, req, arg));
+		}
+		return FS_HELD(f, (int)fs_ret(f->ops->ioctl(f->sock, req, arg)));
 	}
 	return FS_REAL(ioctl, fd, req, arg);
 }

@@ -12,6 +12,7 @@ struct fs_fd *fs_fdt[FS_FDT_MAX];
  * lookups never take this lock. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned marked, serials;
+static struct fs_fd *free_list; /* reaped entries, for the next socket */
 
 static void
 set(int fd, struct fs_fd *f)
@@ -19,7 +20,7 @@ set(int fd, struct fs_fd *f)
 	struct fs_fd *old = fs_fdt[fd];
 
 	__atomic_store_n(&marked, marked + (f != NULL) - (old != NULL), __ATOMIC_RELAXED);
-	__atomic_store_n(&fs_fdt[fd], f, __ATOMIC_RELEASE);
+	__atomic_store_n(&fs_fdt[fd], f, __ATOMIC_SEQ_CST); /* against fs_fdt_hold */
 }
 
 int
@@ -29,12 +30,20 @@ fs_fdt_mark(int fd, const struct fs_sock_ops *ops, void *sock)
 
 	if ((unsigned)fd >= FS_FDT_MAX)
 		return -EBADF;
-	f = malloc(sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	*f = (struct fs_fd){ops, sock, 1, 0};
 	pthread_mutex_lock(&lock);
+	if ((f = free_list)) {
+		free_list = f->next_free;
+	} else if (!(f = calloc(1, sizeof(*f)))) {
+		pthread_mutex_unlock(&lock);
+		return -ENOMEM;
+	}
+	/* calls is left as it is: a late fs_fdt_hold of the entry's past
+	 * life may hold it for a moment; it fails and lets go. */
+	f->ops = ops;
+	f->sock = sock;
+	f->refs = 1;
 	f->serial = ++serials;
+	__atomic_store_n(&f->state, (uint64_t)f->serial << 2, __ATOMIC_SEQ_CST);
 	set(fd, f);
 	pthread_mutex_unlock(&lock);
 	return 0;
@@ -46,6 +55,10 @@ fs_fdt_share(int newfd, struct fs_fd *f)
 	if ((unsigned)newfd >= FS_FDT_MAX)
 		return -EBADF;
 	pthread_mutex_lock(&lock);
+	if (f->state & FS_FD_CLOSED) { /* closed by another thread meanwhile */
+		pthread_mutex_unlock(&lock);
+		return -EBADF;
+	}
 	f->refs++;
 	set(newfd, f);
 	pthread_mutex_unlock(&lock);
@@ -71,11 +84,29 @@ fs_fdt_unmark(int fd)
 }
 
 void
-fs_fdt_free(struct fs_fd *f)
+fs_fdt_reap(struct fs_fd *f, uint64_t s)
 {
+	/* One of the closer and the last call wins; a stale s (the entry
+	 * reused since) loses. */
+	if (!__atomic_compare_exchange_n(&f->state, &s, s | FS_FD_REAPED, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_RELAXED))
+		return;
 	if (f->ops->close)
 		f->ops->close(f->sock);
-	free(f);
+	pthread_mutex_lock(&lock);
+	f->next_free = free_list;
+	free_list = f;
+	pthread_mutex_unlock(&lock);
+}
+
+void
+fs_fdt_free(struct fs_fd *f)
+{
+	uint64_t s = ((uint64_t)f->serial << 2) | FS_FD_CLOSED;
+
+	__atomic_store_n(&f->state, s, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&f->calls, __ATOMIC_SEQ_CST) == 0)
+		fs_fdt_reap(f, s);
 }
 
 unsigned

@@ -34,9 +34,19 @@ void fs_init_early(void) __attribute__((cold));
  * print anything). Returns true when acceleration may be attempted. */
 bool fs_init_sockets(void);
 
-/* Look the fd up: NULL means the kernel serves it. Valid before
- * initialisation too (the table starts empty). */
-#define fs_lookup fs_fdt_get
+/* Look the fd up: NULL means the kernel serves it, else the call holds
+ * the socket (fs_fdt_hold) until it returns through FS_HELD, or calls
+ * fs_fdt_release. Valid before initialisation too (the table starts
+ * empty). */
+#define fs_lookup fs_fdt_hold
+
+/* The value of expr, after letting f go: return FS_HELD(f, ...). */
+#define FS_HELD(f, expr)                       \
+	({                                     \
+		__typeof__(expr) held_ = (expr); \
+		fs_fdt_release(f);             \
+		held_;                         \
+	})
 
 /* Forgets the accelerated members of epoll fd epfd (closed or new). */
 void fs_epoll_forget(int epfd);

@@ -82,9 +82,9 @@ static __attribute__((noinline)) ssize_t
 recvmsg_checked(int fd, struct msghdr *m, int flags)
 {
 	ssize_t r = FS_REAL(recvmsg, fd, m, flags);
-	struct fs_fd *f = fs_fdt_get(fd);
+	struct fs_fd *f = fs_fdt_hold(fd);
 
-	return f ? fs_ret(f->ops->recvmsg(f->sock, m, flags)) : r;
+	return f ? FS_HELD(f, fs_ret(f->ops->recvmsg(f->sock, m, flags))) : r;
 }
 
 static __attribute__((noinline)) ssize_t
@@ -93,18 +93,18 @@ recvfrom_checked(int fd, void *buf, size_t len, int flags, struct sockaddr *from
 {
 	ssize_t r = from || fromlen ? FS_REAL(recvfrom, fd, buf, len, flags, from, fromlen)
 				    : FS_REAL(recv, fd, buf, len, flags);
-	struct fs_fd *f = fs_fdt_get(fd);
+	struct fs_fd *f = fs_fdt_hold(fd);
 
-	return f ? accel_recv1(f, buf, len, flags, from, fromlen) : r;
+	return f ? FS_HELD(f, accel_recv1(f, buf, len, flags, from, fromlen)) : r;
 }
 
 static __attribute__((noinline)) ssize_t
 read_checked(int fd, void *buf, size_t len)
 {
 	ssize_t r = FS_REAL(read, fd, buf, len);
-	struct fs_fd *f = fs_fdt_get(fd);
+	struct fs_fd *f = fs_fdt_hold(fd);
 
-	return f ? accel_recv1(f, buf, len, 0, NULL, NULL) : r;
+	return f ? FS_HELD(f, accel_recv1(f, buf, len, 0, NULL, NULL)) : r;
 }
 
 FS_EXPORT ssize_t
@@ -115,7 +115,7 @@ sendmsg(int fd, const struct msghdr *m, int flags)
 	if (!f && fs_unlikely(fs_accel_on) && m && m->msg_name)
 		f = fs_claim(fd, m->msg_name, m->msg_namelen, FS_CLAIM_SENDTO);
 	if (f)
-		return fs_ret(f->ops->sendmsg(f->sock, m, flags));
+		return FS_HELD(f, fs_ret(f->ops->sendmsg(f->sock, m, flags)));
 	return kernel_sent(FS_REAL(sendmsg, fd, m, flags));
 }
 
@@ -128,7 +128,7 @@ sendto(int fd, const void *buf, size_t len, int flags, __CONST_SOCKADDR_ARG to,
 	if (!f && fs_unlikely(fs_accel_on) && SA(to))
 		f = fs_claim(fd, SA(to), tolen, FS_CLAIM_SENDTO);
 	if (fs_unlikely(f != NULL))
-		return accel_send1(f, buf, len, flags, SA(to), tolen);
+		return FS_HELD(f, accel_send1(f, buf, len, flags, SA(to), tolen));
 	return kernel_sent(FS_REAL(sendto, fd, buf, len, flags, SA(to), tolen));
 }
 
@@ -138,7 +138,7 @@ send(int fd, const void *buf, size_t len, int flags)
 	struct fs_fd *f = fs_lookup(fd);
 
 	if (fs_unlikely(f != NULL))
-		return accel_send1(f, buf, len, flags, NULL, 0);
+		return FS_HELD(f, accel_send1(f, buf, len, flags, NULL, 0));
 	return kernel_sent(FS_REAL(send, fd, buf, len, flags));
 }
 
@@ -148,7 +148,7 @@ write(int fd, const void *buf, size_t len)
 	struct fs_fd *f = fs_lookup(fd);
 
 	if (fs_unlikely(f != NULL))
-		return accel_send1(f, buf, len, 0, NULL, 0);
+		return FS_HELD(f, accel_send1(f, buf, len, 0, NULL, 0));
 	return kernel_sent(FS_REAL(write, fd, buf, len));
 }
 
@@ -158,20 +158,15 @@ writev(int fd, const struct iovec *iov, int iovcnt)
 	struct fs_fd *f = fs_lookup(fd);
 
 	if (f)
-		return accel_send(f, iov, iovcnt, 0, NULL, 0);
+		return FS_HELD(f, accel_send(f, iov, iovcnt, 0, NULL, 0));
 	return kernel_sent(FS_REAL(writev, fd, iov, iovcnt));
 }
 
-FS_EXPORT int
-sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+static int
+accel_sendmmsg(struct fs_fd *f, struct mmsghdr *v, unsigned n, int flags)
 {
-	struct fs_fd *f = fs_lookup(fd);
 	unsigned i;
 
-	if (!f && fs_unlikely(fs_accel_on) && n > 0 && v[0].msg_hdr.msg_name)
-		f = fs_claim(fd, v[0].msg_hdr.msg_name, v[0].msg_hdr.msg_namelen, FS_CLAIM_SENDTO);
-	if (!f)
-		return (int)kernel_sent(FS_REAL(sendmmsg, fd, v, n, flags));
 	/* As the kernel: the count sent, or the error of the first message. */
 	for (i = 0; i < n; i++) {
 		ssize_t r = f->ops->sendmsg(f->sock, &v[i].msg_hdr, flags);
@@ -183,18 +178,24 @@ sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
 	return (int)n;
 }
 
-FS_EXPORT ssize_t
-sendfile(int out, int in, off_t *off, size_t count)
+FS_EXPORT int
+sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
 {
-	struct fs_fd *f = fs_lookup(out);
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (!f && fs_unlikely(fs_accel_on) && n > 0 && v[0].msg_hdr.msg_name)
+		f = fs_claim(fd, v[0].msg_hdr.msg_name, v[0].msg_hdr.msg_namelen, FS_CLAIM_SENDTO);
+	if (!f)
+		return (int)kernel_sent(FS_REAL(sendmmsg, fd, v, n, flags));
+	return FS_HELD(f, accel_sendmmsg(f, v, n, flags));
+}
+
+static ssize_t
+accel_sendfile(struct fs_fd *f, int in, off_t *off, size_t count)
+{
 	char buf[16384];
 	size_t done = 0;
 
-	if (!f) {
-		if (fs_fdt_get(in))
-			return fs_ret(-EINVAL); /* the kernel refuses a socket as source */
-		return FS_REAL(sendfile, out, in, off, count);
-	}
 	/* Into the stack: read the file in slices and send them. */
 	while (done < count) {
 		size_t want = count - done < sizeof(buf) ? count - done : sizeof(buf);
@@ -227,12 +228,25 @@ sendfile(int out, int in, off_t *off, size_t count)
 }
 
 FS_EXPORT ssize_t
+sendfile(int out, int in, off_t *off, size_t count)
+{
+	struct fs_fd *f = fs_lookup(out);
+
+	if (!f) {
+		if (fs_fdt_get(in))
+			return fs_ret(-EINVAL); /* the kernel refuses a socket as source */
+		return FS_REAL(sendfile, out, in, off, count);
+	}
+	return FS_HELD(f, accel_sendfile(f, in, off, count));
+}
+
+FS_EXPORT ssize_t
 recvmsg(int fd, struct msghdr *m, int flags)
 {
 	struct fs_fd *f = fs_lookup(fd);
 
 	if (f)
-		return fs_ret(f->ops->recvmsg(f->sock, m, flags));
+		return FS_HELD(f, fs_ret(f->ops->recvmsg(f->sock, m, flags)));
 	if (fs_likely(!fs_accel_on))
 		return FS_REAL(recvmsg, fd, m, flags);
 	return recvmsg_checked(fd, m, flags);
@@ -245,7 +259,7 @@ recvfrom(int fd, void *buf, size_t len, int flags, __SOCKADDR_ARG from,
 	struct fs_fd *f = fs_lookup(fd);
 
 	if (fs_unlikely(f != NULL))
-		return accel_recv1(f, buf, len, flags, SA(from), fromlen);
+		return FS_HELD(f, accel_recv1(f, buf, len, flags, SA(from), fromlen));
 	if (fs_likely(!fs_accel_on))
 		return FS_REAL(recvfrom, fd, buf, len, flags, SA(from), fromlen);
 	return recvfrom_checked(fd, buf, len, flags, SA(from), fromlen);
@@ -257,7 +271,7 @@ recv(int fd, void *buf, size_t len, int flags)
 	struct fs_fd *f = fs_lookup(fd);
 
 	if (fs_unlikely(f != NULL))
-		return accel_recv1(f, buf, len, flags, NULL, NULL);
+		return FS_HELD(f, accel_recv1(f, buf, len, flags, NULL, NULL));
 	if (fs_likely(!fs_accel_on))
 		return FS_REAL(recv, fd, buf, len, flags);
 	return recvfrom_checked(fd, buf, len, flags, NULL, NULL);
@@ -269,7 +283,7 @@ read(int fd, void *buf, size_t len)
 	struct fs_fd *f = fs_lookup(fd);
 
 	if (fs_unlikely(f != NULL))
-		return accel_recv1(f, buf, len, 0, NULL, NULL);
+		return FS_HELD(f, accel_recv1(f, buf, len, 0, NULL, NULL));
 	if (fs_likely(!fs_accel_on))
 		return FS_REAL(read, fd, buf, len);
 	return read_checked(fd, buf, len);
@@ -281,7 +295,7 @@ readv(int fd, const struct iovec *iov, int iovcnt)
 	struct fs_fd *f = fs_lookup(fd);
 
 	if (f)
-		return accel_recv(f, iov, iovcnt, 0, NULL, NULL);
+		return FS_HELD(f, accel_recv(f, iov, iovcnt, 0, NULL, NULL));
 	return FS_REAL(readv, fd, iov, iovcnt);
 }
 
@@ -291,15 +305,12 @@ ts_ns(const struct timespec *t)
 	return t->tv_sec * 1000000000L + t->tv_nsec;
 }
 
-FS_EXPORT int
-recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *timeout)
+static int
+accel_recvmmsg(struct fs_fd *f, struct mmsghdr *v, unsigned n, int flags, struct timespec *timeout)
 {
-	struct fs_fd *f = fs_lookup(fd);
 	struct timespec start, now;
 	unsigned i;
 
-	if (!f)
-		return FS_REAL(recvmmsg, fd, v, n, flags, timeout);
 	if (timeout && (timeout->tv_sec < 0 || (unsigned long)timeout->tv_nsec >= 1000000000ul))
 		return (int)fs_ret(-EINVAL);
 	if (timeout)
@@ -323,6 +334,16 @@ recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *time
 		}
 	}
 	return (int)n;
+}
+
+FS_EXPORT int
+recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *timeout)
+{
+	struct fs_fd *f = fs_lookup(fd);
+
+	if (!f)
+		return FS_REAL(recvmmsg, fd, v, n, flags, timeout);
+	return FS_HELD(f, accel_recvmmsg(f, v, n, flags, timeout));
 }
 
 /* The fortified entry points: check as glibc does, then the plain path. */

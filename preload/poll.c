@@ -50,11 +50,11 @@ accel_revents(struct pollset *ps)
 
 	for (i = 0; i < ps->n; i++) {
 		struct pollfd *p = &ps->fds[i];
-		struct fs_fd *f = fs_fdt_get(p->fd);
+		struct fs_fd *f = fs_fdt_hold(p->fd);
 		unsigned ev;
 
 		if (f)
-			ev = f->ops->poll(f->sock, NULL);
+			ev = FS_HELD(f, f->ops->poll(f->sock, NULL));
 		else if (epoll_has_accel(p->fd))
 			ev = epoll_revents(p->fd);
 		else
@@ -135,8 +135,11 @@ accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *mas
 	 * sides of sockets served on both paths, to wake the sleep. */
 	nkw = nk;
 	for (i = 0; i < n; i++) {
-		struct fs_fd *f = fs_fdt_get(fds[i].fd);
-		int kfd = f && f->ops->kernel_fd ? f->ops->kernel_fd(f->sock) : -1;
+		struct fs_fd *f = fs_fdt_hold(fds[i].fd);
+		int kfd = -1;
+
+		if (f)
+			kfd = FS_HELD(f, f->ops->kernel_fd ? f->ops->kernel_fd(f->sock) : -1);
 
 		if (kfd >= 0)
 			k[nkw++] = (struct pollfd){kfd, POLLIN, 0};
@@ -359,6 +362,20 @@ member_open(const struct ep_member *m)
 	struct fs_fd *f = fs_fdt_get(m->fd);
 
 	return f == m->f && f && f->serial == m->serial;
+}
+
+/* member_open, and then holding its socket (fs_fdt_hold) while it is used:
+ * a close on another thread meanwhile does not take it away. */
+static bool
+member_hold(const struct ep_member *m)
+{
+	struct fs_fd *f = fs_fdt_hold(m->fd);
+
+	if (f && f == m->f && f->serial == m->serial)
+		return true;
+	if (f)
+		fs_fdt_release(f);
+	return false;
 }
 
 /* How deep readiness is looked for through nested sets (the kernel refuses
@@ -611,9 +628,11 @@ member_events_at(struct ep_member *m, uint32_t *gen, int depth)
 	unsigned want = m->ev.events & (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI);
 	unsigned now;
 
-	if (m->disabled || (!m->nested && !member_open(m)))
+	if (m->disabled || (!m->nested && !member_hold(m)))
 		return 0;
 	now = member_now(m, gen, depth) & (want | EPOLLERR | EPOLLHUP);
+	if (!m->nested)
+		fs_fdt_release(m->f);
 	if (!(m->ev.events & EPOLLET))
 		return now;
 	/* A wake-up makes the kernel poll the file and report its whole mask. */
@@ -656,7 +675,7 @@ ep_collect(struct ep_set *s, struct epoll_event *evs, int max)
 		uint32_t gen = m->gen;
 		unsigned ev;
 
-		if (!m->nested && !member_open(m)) { /* closed: the kernel drops it */
+		if (!m->nested && !member_hold(m)) { /* closed: the kernel drops it */
 			ep_remove(s, i--);
 			continue;
 		}
@@ -668,6 +687,8 @@ ep_collect(struct ep_set *s, struct epoll_event *evs, int max)
 			m->last = member_now(m, &g, 0) & (m->ev.events | EPOLLERR | EPOLLHUP);
 			m->gen = gen;
 		}
+		if (!m->nested)
+			fs_fdt_release(m->f);
 		if (!ev)
 			continue;
 		evs[n].events = ev;
@@ -760,9 +781,10 @@ ep_wait_once(int epfd, struct ep_set *s, struct epoll_event *evs, int max, int64
 		struct fs_fd *f = s->m[i].f;
 		int kfd;
 
-		if (s->m[i].nested || !member_open(&s->m[i])) /* closed: f may be gone */
+		if (s->m[i].nested || !member_hold(&s->m[i])) /* closed: f may be gone */
 			continue;
 		kfd = f->ops->kernel_fd ? f->ops->kernel_fd(f->sock) : -1;
+		fs_fdt_release(f);
 		if (kfd >= 0)
 			k[nk++] = (struct pollfd){kfd, POLLIN, 0};
 	}
@@ -981,7 +1003,7 @@ epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	int r;
 
 	if (fs_unlikely(f != NULL))
-		return accel_epoll_ctl(epfd, op, fd, f, ev);
+		return FS_HELD(f, accel_epoll_ctl(epfd, op, fd, f, ev));
 	r = FS_REAL(epoll_ctl, epfd, op, fd, ev);
 	if (fs_unlikely(fs_accel_on) && r == 0) {
 		kernel_member(epfd, op);

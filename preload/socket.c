@@ -69,7 +69,7 @@ bind(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 		f = fs_claim(fd, SA(addr), len, FS_CLAIM_BIND);
 	}
 	if (f)
-		return (int)fs_ret(f->ops->bind(f->sock, SA(addr), len));
+		return FS_HELD(f, (int)fs_ret(f->ops->bind(f->sock, SA(addr), len)));
 	return FS_REAL(bind, fd, SA(addr), len);
 }
 
@@ -83,7 +83,7 @@ connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 		f = fs_claim(fd, SA(addr), len, FS_CLAIM_CONNECT);
 	if (f) {
 		r = f->ops->connect(f->sock, SA(addr), len);
-
+		fs_fdt_release(f);
 		if (r != -FS_RELEASE_TO_KERNEL)
 			return (int)fs_ret(r);
 		/* A wildcard socket connecting off our interface: it is the
@@ -104,7 +104,7 @@ listen(int fd, int backlog)
 	int r;
 
 	if (f)
-		return (int)fs_ret(f->ops->listen(f->sock, backlog));
+		return FS_HELD(f, (int)fs_ret(f->ops->listen(f->sock, backlog)));
 	r = FS_REAL(listen, fd, backlog);
 	if (r == 0 && fs_unlikely(fs_accel_on))
 		fs_claim_listen(fd, backlog);
@@ -138,7 +138,7 @@ accept4(int fd, __SOCKADDR_ARG addr, socklen_t *len, int flags)
 	int r;
 
 	if (f)
-		return accel_accept(f, SA(addr), len, flags);
+		return FS_HELD(f, accel_accept(f, SA(addr), len, flags));
 	r = FS_REAL(accept4, fd, SA(addr), len, flags);
 	forget_stale(r);
 	return r;
@@ -151,7 +151,7 @@ accept(int fd, __SOCKADDR_ARG addr, socklen_t *len)
 	int r;
 
 	if (f)
-		return accel_accept(f, SA(addr), len, 0);
+		return FS_HELD(f, accel_accept(f, SA(addr), len, 0));
 	r = FS_REAL(accept, fd, SA(addr), len);
 	forget_stale(r);
 	return r;
@@ -163,7 +163,7 @@ shutdown(int fd, int how)
 	struct fs_fd *f = fs_lookup(fd);
 
 	if (f)
-		return (int)fs_ret(f->ops->shutdown(f->sock, how));
+		return FS_HELD(f, (int)fs_ret(f->ops->shutdown(f->sock, how)));
 	return FS_REAL(shutdown, fd, how);
 }
 
@@ -173,7 +173,7 @@ getsockname(int fd, __SOCKADDR_ARG addr, socklen_t *len)
 	struct fs_fd *f = fs_lookup(fd);
 
 	if (f)
-		return (int)fs_ret(f->ops->name(f->sock, SA(addr), len, 0));
+		return FS_HELD(f, (int)fs_ret(f->ops->name(f->sock, SA(addr), len, 0)));
 	return FS_REAL(getsockname, fd, SA(addr), len);
 }
 
@@ -183,7 +183,7 @@ getpeername(int fd, __SOCKADDR_ARG addr, socklen_t *len)
 	struct fs_fd *f = fs_lookup(fd);
 
 	if (f)
-		return (int)fs_ret(f->ops->name(f->sock, SA(addr), len, 1));
+		return FS_HELD(f, (int)fs_ret(f->ops->name(f->sock, SA(addr), len, 1)));
 	return FS_REAL(getpeername, fd, SA(addr), len);
 }
 
@@ -193,7 +193,7 @@ getsockopt(int fd, int level, int opt, void *val, socklen_t *len)
 	struct fs_fd *f = fs_lookup(fd);
 
 	if (f)
-		return (int)fs_ret(f->ops->getsockopt(f->sock, level, opt, val, len));
+		return FS_HELD(f, (int)fs_ret(f->ops->getsockopt(f->sock, level, opt, val, len)));
 	return FS_REAL(getsockopt, fd, level, opt, val, len);
 }
 
@@ -226,6 +226,6 @@ setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
 	    (opt == IP_ADD_MEMBERSHIP || opt == IP_MULTICAST_IF))
 		f = claim_multicast(fd, opt, val, len);
 	if (f)
-		return (int)fs_ret(f->ops->setsockopt(f->sock, level, opt, val, len));
+		return FS_HELD(f, (int)fs_ret(f->ops->setsockopt(f->sock, level, opt, val, len)));
 	return FS_REAL(setsockopt, fd, level, opt, val, len);
 }
