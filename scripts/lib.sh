@@ -3,7 +3,7 @@
 # Repository root and the build the scripts use.
 FS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FS_BUILD=$FS_ROOT/build
-FS_LIB=$FS_BUILD/preload/libfastsock.so
+FS_LIB=${FS_LIB:-$FS_BUILD/preload/libfastsock.so}
 
 # fs_build: install dependencies and build once (quick when up to date).
 fs_build() {
