@@ -1,0 +1,244 @@
+/* Threads on shared sockets, run the same on the kernel and under fastsock;
+ * the outputs must match.
+ *
+ *   threadstress ADDR PORT CONNECTIONS
+ *
+ * In one process, on its own address ADDR:
+ *   - a TCP listener served by 4 threads, each with its own epoll set
+ *     holding the listener with EPOLLEXCLUSIVE, accepting nonblocking and
+ *     echoing each connection it wins until EOF;
+ *   - CONNECTIONS connections, 4 at a time, each with a sender thread and a
+ *     receiver thread on the one socket (concurrent send and recv): 256 KiB
+ *     of a pseudo-random stream out, the echo checked byte for byte;
+ *   - between connections, dup2() of a fresh socket onto an fd another
+ *     thread is receiving on (nonblocking), and close() of it: each such
+ *     call ends, nothing crashes.
+ * Prints totals only (no timings): connections accepted, each exactly once,
+ * bytes echoed intact. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#define STREAM (256 * 1024)
+#define ACCEPTORS 4
+#define AT_ONCE 4
+
+static struct sockaddr_in srv;
+static int lfd;
+static volatile int stop;
+static unsigned accepted[ACCEPTORS];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long conns_ok, conns_bad, bytes_ok;
+
+static unsigned char
+stream_byte(unsigned seed, size_t i)
+{
+	uint32_t x = seed * 2654435761u ^ (uint32_t)i * 40503u;
+
+	x ^= x >> 13;
+	x *= 0x5bd1e995u;
+	return (unsigned char)(x >> 24);
+}
+
+static void
+die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static void *
+acceptor(void *arg)
+{
+	long me = (long)arg;
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE};
+
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
+		die("epoll");
+	while (!stop) {
+		struct epoll_event got;
+		char buf[16384];
+		ssize_t n;
+		int c;
+
+		if (epoll_wait(ep, &got, 1, 100) <= 0)
+			continue;
+		c = accept4(lfd, NULL, NULL, 0);
+		if (c < 0)
+			continue; /* another acceptor won it */
+		accepted[me]++;
+		while ((n = recv(c, buf, sizeof(buf), 0)) > 0) {
+			ssize_t off = 0;
+
+			while (off < n) {
+				ssize_t w = send(c, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
+
+				if (w <= 0)
+					break;
+				off += w;
+			}
+		}
+		close(c);
+	}
+	close(ep);
+	return NULL;
+}
+
+struct conn {
+	int fd;
+	unsigned seed;
+};
+
+static void *
+sender(void *arg)
+{
+	struct conn *c = arg;
+	unsigned char buf[4096];
+	size_t sent = 0;
+
+	while (sent < STREAM) {
+		size_t k, want = STREAM - sent < sizeof(buf) ? STREAM - sent : sizeof(buf);
+		ssize_t w;
+
+		for (k = 0; k < want; k++)
+			buf[k] = stream_byte(c->seed, sent + k);
+		w = send(c->fd, buf, want, MSG_NOSIGNAL);
+		if (w <= 0)
+			break;
+		sent += (size_t)w;
+	}
+	shutdown(c->fd, SHUT_WR);
+	return NULL;
+}
+
+/* One connection: a sender thread and this thread receiving the echo. */
+static void *
+client(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	struct conn c = {socket(AF_INET, SOCK_STREAM, 0), seed};
+	unsigned char buf[8192];
+	size_t got = 0, bad = 0;
+	pthread_t t;
+	ssize_t n;
+
+	if (c.fd < 0 || connect(c.fd, (struct sockaddr *)&srv, sizeof(srv)) < 0)
+		die("connect");
+	pthread_create(&t, NULL, sender, &c);
+	while ((n = recv(c.fd, buf, sizeof(buf), 0)) > 0) {
+		for (ssize_t k = 0; k < n; k++)
+			bad += buf[k] != stream_byte(seed, got + (size_t)k);
+		got += (size_t)n;
+	}
+	pthread_join(t, NULL);
+	close(c.fd);
+	pthread_mutex_lock(&mu);
+	if (got == STREAM && bad == 0) {
+		conns_ok++;
+		bytes_ok += got;
+	} else {
+		conns_bad++;
+		fprintf(stderr, "connection %u: %zu bytes back, %zu wrong\n", seed, got, bad);
+	}
+	pthread_mutex_unlock(&mu);
+	return NULL;
+}
+
+/* dup2 and close racing with a receiving thread. */
+static int race_fd;
+static volatile int race_stop;
+
+static void *
+race_reader(void *unused)
+{
+	char b[64];
+
+	(void)unused;
+	while (!race_stop)
+		recv(race_fd, b, sizeof(b), MSG_DONTWAIT);
+	return NULL;
+}
+
+static void
+race_round(void)
+{
+	struct timespec t = {0, 2000000};
+	struct sockaddr_in a = srv;
+	pthread_t r;
+	int fresh;
+
+	race_fd = socket(AF_INET, SOCK_DGRAM, 0);
+	a.sin_port = 0;
+	if (race_fd < 0 || bind(race_fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		die("race socket");
+	race_stop = 0;
+	pthread_create(&r, NULL, race_reader, NULL);
+	nanosleep(&t, NULL);
+	fresh = socket(AF_INET, SOCK_DGRAM, 0);
+	if (bind(fresh, (struct sockaddr *)&a, sizeof(a)) < 0)
+		die("race bind");
+	dup2(fresh, race_fd); /* the reader's socket goes under it */
+	close(fresh);
+	nanosleep(&t, NULL);
+	close(race_fd);
+	nanosleep(&t, NULL);
+	race_stop = 1;
+	pthread_join(r, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	pthread_t acc[ACCEPTORS], cl[AT_ONCE];
+	unsigned total = 0, i, n, races = 0;
+	int one = 1;
+	long k;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: threadstress ADDR PORT CONNECTIONS\n");
+		return 2;
+	}
+	srv.sin_family = AF_INET;
+	srv.sin_port = htons((unsigned short)atoi(argv[2]));
+	if (inet_pton(AF_INET, argv[1], &srv.sin_addr) != 1)
+		return 2;
+	n = (unsigned)atoi(argv[3]);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&srv, sizeof(srv)) < 0 || listen(lfd, 64) < 0)
+		die("listen");
+	for (k = 0; k < ACCEPTORS; k++)
+		pthread_create(&acc[k], NULL, acceptor, (void *)k);
+	for (i = 0; i < n; i += AT_ONCE) {
+		unsigned j, m = n - i < AT_ONCE ? n - i : AT_ONCE;
+
+		for (j = 0; j < m; j++)
+			pthread_create(&cl[j], NULL, client, (void *)(uintptr_t)(i + j));
+		for (j = 0; j < m; j++)
+			pthread_join(cl[j], NULL);
+		race_round();
+		races++;
+	}
+	stop = 1;
+	for (k = 0; k < ACCEPTORS; k++) {
+		pthread_join(acc[k], NULL);
+		total += accepted[k];
+	}
+	close(lfd);
+	printf("connections: %u made, %u accepted (each by one of %d acceptors)\n", n, total,
+	       ACCEPTORS);
+	printf("echoed intact: %lu connections, %lu bytes; damaged: %lu\n", conns_ok, bytes_ok,
+	       conns_bad);
+	printf("dup2/close races with a receiving thread: %u ended\n", races);
+	printf("done\n");
+	return conns_bad != 0 || total != n;
+}
