@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <net/if.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -237,6 +238,52 @@ static bool
 is_memif(const struct fs_config *c)
 {
 	return strncmp(c->dev, "net_memif", 9) == 0;
+}
+
+/* The two causes of an AF_XDP start failure a user meets first, said
+ * before DPDK starts (its own lines name neither plainly): an interface
+ * that is not there, and a process without the capabilities (CAP_NET_RAW
+ * and CAP_NET_ADMIN, as root has; CAP_BPF or CAP_SYS_ADMIN to load the XDP
+ * program). Returns false after one line. */
+static bool
+af_xdp_can_start(const struct fs_config *c)
+{
+	const char *p = strstr(c->dev, "iface=");
+	char name[IF_NAMESIZE + 1] = "", line[256];
+	unsigned long long eff = 0;
+	size_t n;
+	FILE *f;
+
+	if (p) {
+		p += 6;
+		n = strcspn(p, ",");
+		if (n < sizeof(name))
+			memcpy(name, p, n);
+		if (n == 0 || n >= sizeof(name) || if_nametoindex(name) == 0) {
+			FS_ERR("FASTSOCK_DEV=%s: no network interface \"%.*s\" here (ip link lists "
+			       "them; an interface in another network namespace is not seen); "
+			       "everything runs on the kernel",
+			       c->dev, (int)n, p);
+			return false;
+		}
+	}
+	if ((f = fopen("/proc/self/status", "r"))) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "CapEff: %llx", &eff) == 1)
+				break;
+		fclose(f);
+	}
+	/* CAP_NET_ADMIN 12, CAP_NET_RAW 13, CAP_SYS_ADMIN 21, CAP_BPF 39 */
+	if (!(eff & (1ull << 12)) || !(eff & (1ull << 13)) ||
+	    !(eff & ((1ull << 21) | (1ull << 39)))) {
+		FS_ERR("FASTSOCK_DEV=%s: AF_XDP needs CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF "
+		       "(or root), which this process lacks (e.g. setcap "
+		       "cap_net_raw,cap_net_admin,cap_bpf+ep on the program, or run it as root); "
+		       "everything runs on the kernel",
+		       c->dev);
+		return false;
+	}
+	return true;
 }
 
 /* Bytes of frame a buffer holds: DPDK's default, or a whole frame of a
@@ -466,6 +513,8 @@ fs_dev_open(const struct fs_config *c)
 	/* memif is ours unless asked (memif.c: one a forked family shares). */
 	if (is_memif(c) && !c->memif_dpdk)
 		return fs_memif_open(c);
+	if (is_af_xdp(c) && !af_xdp_can_start(c))
+		return NULL;
 	if (eal_start(c) < 0)
 		return NULL;
 	RTE_ETH_FOREACH_DEV(p) {

@@ -1471,9 +1471,15 @@ fs_memif_open(const struct fs_config *c)
 		}
 		m->listen_fd = listen_socket(m, path);
 		if (m->listen_fd < 0) {
-			FS_ERR("FASTSOCK_DEV=%s: cannot listen at %s%s: %s; everything runs on the "
-			       "kernel",
-			       c->dev, m->abstract ? "@" : "", path, strerror(errno));
+			int e = errno;
+
+			FS_ERR("FASTSOCK_DEV=%s: cannot listen at %s%s: %s (%s); everything runs on "
+			       "the kernel",
+			       c->dev, m->abstract ? "@" : "", path, strerror(e),
+			       e == EADDRINUSE ? "another memif server uses that socket: give each its own"
+			       : m->abstract  ? "a name of at most 107 bytes"
+					      : "its directory must exist and be writable by this user, "
+						"or leave out socket-abstract=no for an abstract socket");
 			goto fail;
 		}
 		FS_INFO("memif: server at %s%s, waiting for a client", m->abstract ? "@" : "", path);
