@@ -152,13 +152,17 @@ void
 fs_obj_free(void *p)
 {
 	struct obj_hdr *h = (struct obj_hdr *)p - 1;
+	uint32_t c;
 
 	if (!p)
 		return;
+	/* Read before the link overwrites it (it did: every freed object went
+	 * to class 0's list, or past the array, and was never used again). */
+	c = h->cls;
 	while (__atomic_exchange_n(&obj_lock, 1, __ATOMIC_ACQUIRE))
 		fs_cpu_relax();
-	*(void **)h = obj_free_list[h->cls];
-	obj_free_list[h->cls] = h;
+	*(void **)h = obj_free_list[c];
+	obj_free_list[c] = h;
 	__atomic_store_n(&obj_lock, 0, __ATOMIC_RELEASE);
 }
 
