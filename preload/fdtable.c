@@ -109,6 +109,19 @@ fs_fdt_free(struct fs_fd *f)
 		fs_fdt_reap(f, s);
 }
 
+void
+fs_fdt_forked(void)
+{
+	unsigned fd, left = marked;
+
+	pthread_mutex_init(&lock, NULL);
+	for (fd = 0; fd < FS_FDT_MAX && left; fd++)
+		if (fs_fdt[fd]) {
+			left--;
+			fs_fdt[fd]->calls = 0;
+		}
+}
+
 unsigned
 fs_fdt_count(void)
 {

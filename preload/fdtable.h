@@ -92,6 +92,11 @@ struct fs_fd *fs_fdt_unmark(int fd);
  * at once, or when the last call holding it returns. */
 void fs_fdt_free(struct fs_fd *f);
 
+/* In a forked child: the calls other threads of the parent were making
+ * hold nothing here (those threads are not in the child), and the table's
+ * lock may have been taken by one of them. */
+void fs_fdt_forked(void);
+
 /* Number of marked fds; 0 lets poll-like calls skip scanning their sets. */
 unsigned fs_fdt_count(void);
 

@@ -38,6 +38,8 @@ init_sockets(void)
 	fs_cfg_parse(&fs_ctx.cfg, environ);
 	/* The stack itself starts later, on the first socket that is ours. */
 	fs_accel_on = fs_ctx.cfg.ok && fs_ctx.cfg.dev[0];
+	if (fs_accel_on) /* every fork, daemon()'s and system()'s too */
+		pthread_atfork(NULL, NULL, fs_fdt_forked);
 	if (fs_log_threshold >= FS_LOG_INFO) {
 		char buf[768];
 

@@ -180,7 +180,9 @@ START_TEST(objects_are_reused)
 		fs_obj_free(b);
 		c = fs_obj_calloc(sizes[i] <= 2048 ? 4096 : 16);
 		ck_assert_ptr_ne(c, a);
-		ck_assert_ptr_eq(fs_obj_calloc(sizes[i]), a);
+		b = fs_obj_calloc(sizes[i]);
+		ck_assert_ptr_eq(b, a);
+		fs_obj_free(b);
 		fs_obj_free(c);
 	}
 }

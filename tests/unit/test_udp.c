@@ -1145,6 +1145,47 @@ rebinds_within(const struct sockaddr_in *a, int ms)
 	return false;
 }
 
+static void *
+recv_blocked(void *arg)
+{
+	char b[16];
+
+	recv(*(int *)arg, b, sizeof(b), 0);
+	return NULL;
+}
+
+/* fork while another thread is inside a call on a socket (it holds the
+ * socket: fs_fdt_hold): that thread is not in the child, so the child's
+ * close must close its share at once, not wait for a call that never
+ * ends there. */
+START_TEST(fork_while_a_call_holds)
+{
+	struct timeval tv = {0, 300000};
+	int fd = bound(5010), st;
+	struct fs_fd *f = fs_fdt_get(fd);
+	pthread_t t;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(f);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ck_assert_int_eq(pthread_create(&t, NULL, recv_blocked, &fd), 0);
+	usleep(50000);
+	ck_assert_uint_eq(__atomic_load_n(&f->calls, __ATOMIC_SEQ_CST), 1);
+	pid = fork();
+	if (pid == 0) {
+		int ok = f->calls == 0 && close(fd) == 0 &&
+			 (__atomic_load_n(&f->state, __ATOMIC_SEQ_CST) & FS_FD_REAPED);
+
+		_exit(ok ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	pthread_join(t, NULL);
+	ck_assert_uint_eq(f->calls, 0);
+	ck_assert_int_eq(close(fd), 0);
+}
+END_TEST
+
 START_TEST(forked_child_shares)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5001)};
@@ -1760,6 +1801,7 @@ make_suite(void)
 	tcase_add_test(t, pool_run_dry);
 	tcase_add_test(t, sockets_off_the_interface_stay_on_kernel);
 	tcase_add_test(t, forked_child_shares);
+	tcase_add_test(t, fork_while_a_call_holds);
 	tcase_add_test(t, killed_holding_the_lock);
 	tcase_add_test(t, tcp_syn_reopens_time_wait);
 	tcase_add_test(t, exec_starts_clean);
