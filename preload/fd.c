@@ -45,16 +45,24 @@ mirror_dup(int newfd, struct fs_fd *f)
 	return newfd;
 }
 
+/* The dup family's end: mirror the kernel's copy newfd (r: the kernel's
+ * answer) of the old fd, whose entry f the caller holds, and let f go. */
+static int
+dup_done(int r, int newfd, struct fs_fd *f)
+{
+	r = (f || fs_fdt_get(newfd)) ? mirror_dup(r, f) : r;
+	if (f)
+		fs_fdt_release(f);
+	return r;
+}
+
 FS_EXPORT int
 dup(int fd)
 {
 	struct fs_fd *f = fs_lookup(fd);
 	int r = FS_REAL(dup, fd);
 
-	r = (f || fs_fdt_get(r)) ? mirror_dup(r, f) : r;
-	if (f)
-		fs_fdt_release(f);
-	return r;
+	return dup_done(r, r, f);
 }
 
 FS_EXPORT int
@@ -66,10 +74,7 @@ dup3(int oldfd, int newfd, int flags)
 	if (r >= 0)
 		fs_epoll_forget(newfd); /* an epoll set there was closed */
 
-	r = (f || fs_fdt_get(newfd)) ? mirror_dup(r, f) : r;
-	if (f)
-		fs_fdt_release(f);
-	return r;
+	return dup_done(r, newfd, f);
 }
 
 FS_EXPORT int
@@ -85,10 +90,7 @@ dup2(int oldfd, int newfd)
 	}
 	if (r >= 0)
 		fs_epoll_forget(newfd); /* an epoll set there was closed */
-	r = (f || fs_fdt_get(newfd)) ? mirror_dup(r, f) : r;
-	if (f)
-		fs_fdt_release(f);
-	return r;
+	return dup_done(r, newfd, f);
 }
 
 /* What fcntl and fcntl64 do after the kernel answered r: keep the table in
