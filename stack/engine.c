@@ -403,6 +403,13 @@ fs_stk_forget(void)
 /* With a sleeper and other threads polling, the longest sleep. */
 #define SHARE_MAX_NS 200000L
 
+/* A sleep doubled, up to max. */
+static long
+doubled(long ns, long max)
+{
+	return ns * 2 > max ? max : ns * 2;
+}
+
 /* The progress thread's sleeps: on p[0..n) (room for more after it),
  * while sockets served on both paths are watched, on their epoll set,
  * whose reports it collects, and on the device's control plane, whose
@@ -496,7 +503,7 @@ progress_main(void *unused)
 			sleep_ns = BUSY_MAX_NS;
 			busy = active = true;
 		}
-		busy_ns = !busy ? POLL_MAX_NS : busy_ns * 2 > BUSY_MAX_NS ? BUSY_MAX_NS : busy_ns * 2;
+		busy_ns = !busy ? POLL_MAX_NS : doubled(busy_ns, BUSY_MAX_NS);
 		/* TCP needs frames handled while the program is busy elsewhere
 		 * (ACKs, window updates, the peer's data, timers): a round every
 		 * 1 ms at least. While the program's own threads keep polling,
@@ -524,14 +531,13 @@ progress_main(void *unused)
 			 * our sleepers), look less often, doubling to
 			 * SHARE_MAX_NS: once they stop, the sleepers are ours
 			 * again within two of those. */
-			share_ns = !active ? POLL_MIN_NS
-				 : share_ns * 2 > SHARE_MAX_NS ? SHARE_MAX_NS : share_ns * 2;
+			share_ns = !active ? POLL_MIN_NS : doubled(share_ns, SHARE_MAX_NS);
 			if (progress_sleep(p, 1, active ? share_ns : idle_ns, &ctl) > 0 && p[0].revents) {
 				efd_drain(kfd);
 				kicked = true;
 			}
 			if (fs_now_ns() - last_rx_ns > POLL_HOT_NS)
-				idle_ns = idle_ns * 2 > POLL_MAX_NS ? POLL_MAX_NS : idle_ns * 2;
+				idle_ns = doubled(idle_ns, POLL_MAX_NS);
 			continue;
 		}
 		/* Arm the interrupt, then look once more so that a frame that
