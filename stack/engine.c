@@ -621,21 +621,53 @@ pid_gone(pid_t pid)
 	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 
+/* A member (pid) died holding the stack lock, which the caller took over:
+ * what it was changing in lwIP may be half done, and going on with it can
+ * crash a survivor (seen: lwIP's assertion "pbuf_free: p->ref > 0" in 1 of
+ * 6 kill -9s of a busy nginx worker). lwIP starts again, empty: its old
+ * memory is left alone (leaked), TCP connections are reset (their peers
+ * get an RST at their next segment), listeners listen again and UDP
+ * sockets carry on with what they hold. Onload's answer is a stack that
+ * stays locked ("wedged"); a survivor that just carries on is a crash
+ * waiting. Under the lock. */
+static void
+restart(pid_t pid)
+{
+	unsigned n;
+
+	if (!fs_nif_can_restart()) {
+		FS_WARN("process %d of the family died holding the stack lock: the others carry on, "
+			"but what it was changing may be left half done",
+			(int)pid);
+		return;
+	}
+	n = fs_tcp_restart_drop();
+	fs_udp_restart_drop();
+	if (fs_nif_restart(&fs_stk->cfg) < 0) {
+		FS_ERR("process %d of the family died holding the stack lock, and the stack could "
+		       "not start again: accelerated sockets stop here",
+		       (int)pid);
+		return;
+	}
+	fs_tcp_restart_again();
+	fs_udp_restart_again();
+	fs_stk->restarts++;
+	FS_WARN("process %d of the family died holding the stack lock: the stack started again "
+		"(%u TCP connections reset; listeners and UDP sockets kept)",
+		(int)pid, n);
+}
+
 /* The member in slot ended (pid; 0: a fork that failed): the sockets only
  * it held are closed and freed, its waiters forgotten, its slot freed.
- * held: it died holding the lock, which the caller took over. Under the
- * lock. */
+ * held: it died holding the lock, which the caller took over and after
+ * which the stack restarted. Under the lock. */
 static void
 reap(unsigned slot, pid_t pid, bool held)
 {
 	uint64_t bit = 1ull << slot;
 	struct fs_waiter **pp, *w;
 
-	if (held)
-		FS_WARN("process %d of the family died holding the stack lock: the others carry on, "
-			"but what it was changing may be left half done",
-			(int)pid);
-	else if (pid && !(fs_stk->leaving & bit))
+	if (pid && !held && !(fs_stk->leaving & bit))
 		FS_DBG("process %d of the family ended without exit(): the sockets only it held "
 		       "are closed",
 		       (int)pid);
@@ -690,6 +722,8 @@ fs_family_check(bool force)
 		}
 		nanosleep(&pause, NULL);
 	}
+	if (held_by >= 0)
+		restart(gone[held_by]);
 	for (i = 0; i < FS_FAMILY_MAX; i++)
 		if (gone[i] && fs_stk->members[i] == gone[i])
 			reap(i, gone[i], held_by == (int)i);
@@ -734,6 +768,7 @@ fork_prepare(void)
 			fork_slot = (int)i;
 			fs_stk->members[i] = -1;
 			fs_stk->family_n++;
+			fs_heap_share();
 			fs_tcp_family_add(fs_family_bit, 1ull << i);
 			fs_udp_family_add(fs_family_bit, 1ull << i);
 			break;

@@ -156,7 +156,26 @@ fs_heap_free(void *mem)
 	c = h->cls;
 	f->next = heap[c];
 	heap[c] = f;
-	HEAP_POISON((char *)h + sizeof(*f), sizeof(*h) + fs_class_size(c) - sizeof(*f));
+	/* Poison is per process: in a family, a block one member frees and
+	 * another takes would stay poisoned for the first (fs_heap_share). */
+	if (!fs_stk || fs_stk->family_n <= 1)
+		HEAP_POISON((char *)h + sizeof(*f), sizeof(*h) + fs_class_size(c) - sizeof(*f));
+}
+
+/* Before a fork: the free blocks' poison goes, and while the family has
+ * several members no block is poisoned again (fs_heap_free). Under the
+ * lock. */
+void
+fs_heap_share(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	struct heap_free *f;
+	uint32_t c;
+
+	for (c = 0; c < FS_SIZE_CLASSES; c++)
+		for (f = heap[c]; f; f = f->next)
+			HEAP_UNPOISON(f, sizeof(struct heap_hdr) + fs_class_size(c));
+#endif
 }
 
 uint64_t
@@ -906,15 +925,19 @@ nif_init(struct netif *n)
 	return ERR_OK;
 }
 
-int
-fs_nif_init(struct fs_dev *d, const struct fs_config *c)
+/* lwIP's writable data (shared.ld) as it was before lwip_init, for a
+ * restart; NULL where the program was linked without the section (some
+ * unit tests). Every member of a family is a fork of the process that
+ * took it, so each has the copy at the same address. */
+extern char fs_lwip_start[] __attribute__((weak));
+extern char fs_lwip_end[] __attribute__((weak));
+static char *lwip_fresh FS_PRIVATE;
+
+static int
+lwip_start(const struct fs_config *c)
 {
 	ip4_addr_t ip, mask, gw;
 
-	dev = d;
-	fs_nif_neigh_epoch = epoch_now();
-	hold_max = c->mbufs / 2;
-	rand_state = fs_now_ns() ^ ((uint64_t)getpid() << 20) ^ 0x9e3779b97f4a7c15ull;
 	lwip_init();
 	ip.addr = c->ip;
 	mask.addr = fs_prefix_mask(c->prefix);
@@ -924,9 +947,59 @@ fs_nif_init(struct fs_dev *d, const struct fs_config *c)
 	netif_set_default(&nif);
 	netif_set_up(&nif);
 	netif_set_link_up(&nif);
+	NETIF_SET_CHECKSUM_CTRL(&nif, nif_gen);
+	return 0;
+}
+
+int
+fs_nif_init(struct fs_dev *d, const struct fs_config *c)
+{
+	size_t n = fs_lwip_start ? (size_t)((uintptr_t)fs_lwip_end - (uintptr_t)fs_lwip_start) : 0;
+
+	dev = d;
+	fs_nif_neigh_epoch = epoch_now();
+	hold_max = c->mbufs / 2;
+	rand_state = fs_now_ns() ^ ((uint64_t)getpid() << 20) ^ 0x9e3779b97f4a7c15ull;
 	if (d->lossless)
 		nif_gen = NETIF_CHECKSUM_GEN_IP | NETIF_CHECKSUM_GEN_ICMP;
-	NETIF_SET_CHECKSUM_CTRL(&nif, nif_gen);
+	if (n && !lwip_fresh && (lwip_fresh = malloc(n)))
+		fs_copy_globals(lwip_fresh, fs_lwip_start, n);
+	return lwip_start(c);
+}
+
+bool
+fs_nif_can_restart(void)
+{
+	return lwip_fresh != NULL;
+}
+
+/* lwIP from the start, as fs_nif_init left it, with the multicast groups
+ * joined again. Everything lwIP held before is forgotten, not freed: it
+ * may be half changed (engine.c restart), so its memory is never handed
+ * out again (leaked, once per restart). Under the lock. */
+int
+fs_nif_restart(const struct fs_config *c)
+{
+	struct {
+		ip4_addr_t addr;
+		u16_t use;
+	} g[64];
+	struct igmp_group *ig = netif_igmp_data(&nif);
+	unsigned i, n = 0;
+	int r;
+
+	/* The first group is the all-systems one, which igmp_start joins. */
+	for (ig = ig ? ig->next : NULL; ig && n < 64; ig = ig->next, n++) {
+		g[n].addr = ig->group_address;
+		g[n].use = ig->use;
+	}
+	fs_copy_globals(fs_lwip_start, lwip_fresh,
+			(size_t)((uintptr_t)fs_lwip_end - (uintptr_t)fs_lwip_start));
+	if ((r = lwip_start(c)) < 0)
+		return r;
+	for (i = 0; i < n; i++)
+		while (g[i].use-- > 0)
+			igmp_joingroup_netif(&nif, &g[i].addr);
 	return 0;
 }
 

@@ -33,16 +33,19 @@ static char *arena, *arena_end;
 static uintptr_t arena_next;
 static bool section_shared;
 
-/* The section's bytes, redzones included: AddressSanitizer poisons the
- * gaps between globals, and a memcpy of the whole section would trip it.
- * Word by word through volatile, so that no memcpy call is made of it. */
-__attribute__((no_sanitize("address"))) static void
-copy_section(uint64_t *to, const volatile uint64_t *from, size_t size)
+/* Word by word through volatile, so that no memcpy call is made of it:
+ * AddressSanitizer poisons the gaps between globals. */
+__attribute__((no_sanitize("address"))) void
+fs_copy_globals(void *to, const void *from, size_t size)
 {
+	const volatile uint8_t *f = from;
+	uint8_t *t = to;
 	size_t i;
 
-	for (i = 0; i < size / 8; i++)
-		to[i] = from[i];
+	for (i = 0; i + 8 <= size; i += 8)
+		*(uint64_t *)(t + i) = *(const volatile uint64_t *)(f + i);
+	for (; i < size; i++)
+		t[i] = f[i];
 }
 
 int
@@ -63,7 +66,7 @@ fs_shared_init(void)
 		FS_ERR("shared memory for the stack (%zu bytes): %s", size, strerror(errno));
 		return -errno;
 	}
-	copy_section(p, (const volatile uint64_t *)fs_shared_start, size);
+	fs_copy_globals(p, fs_shared_start, size);
 	if (mremap(p, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, fs_shared_start) == MAP_FAILED) {
 		int e = errno;
 

@@ -21,6 +21,10 @@
  * tree. Returns 0 or -errno (logged); the stack then runs unshared. */
 int fs_shared_init(void);
 
+/* memcpy for a range of global variables, the gaps between them
+ * included (AddressSanitizer's redzones: a memcpy would trip over them). */
+void fs_copy_globals(void *to, const void *from, size_t size);
+
 /* Whether fs_shared_init remapped the section (false in a program linked
  * without shared.ld, e.g. a unit test that does not ask for it). */
 bool fs_shared_on(void);
@@ -106,5 +110,8 @@ uint64_t fs_obj_holders(void *p);
 void *fs_heap_alloc(size_t size);
 void *fs_heap_calloc(size_t count, size_t size);
 void fs_heap_free(void *mem);
+/* Before a fork (AddressSanitizer builds): no free block stays poisoned
+ * while the family shares the heap. */
+void fs_heap_share(void);
 
 #endif

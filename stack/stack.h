@@ -64,6 +64,7 @@ struct fs_stack {
 	uint64_t tx_refused;	/* frames so refused (TCP sends them again) */
 	unsigned arp_pending;	/* sends queued while a neighbour is unresolved */
 	uint64_t polls;
+	unsigned restarts;	/* of lwIP: a member died holding the lock */
 };
 
 /* The process's stack once started, else NULL. */
@@ -228,6 +229,12 @@ void fs_udp_family_add(uint64_t have, uint64_t add);
  * lock. */
 void fs_tcp_member_gone(uint64_t bit);
 void fs_udp_member_gone(uint64_t bit);
+/* A restart of lwIP (engine.c): the sockets let go of lwIP's objects,
+ * then take new ones. Under the lock. */
+unsigned fs_tcp_restart_drop(void);
+void fs_tcp_restart_again(void);
+void fs_udp_restart_drop(void);
+void fs_udp_restart_again(void);
 
 /* Loss recovery lwIP lacks, run after each TCP segment from a lossy link
  * has been through lwIP (under the lock). */
@@ -236,6 +243,10 @@ unsigned fs_nif_publish_arp(struct fs_pub_arp *a, unsigned max);
 
 /* lwIP glue (netif.c). */
 int fs_nif_init(struct fs_dev *dev, const struct fs_config *c);
+/* lwIP started again from scratch (engine.c restart); -errno when it
+ * cannot start. Only where fs_nif_can_restart. Under the lock. */
+bool fs_nif_can_restart(void);
+int fs_nif_restart(const struct fs_config *c);
 void fs_nif_input(struct fs_rxframe *f);
 /* Delivers what lwIP sent to our own address (its loop queue); true if
  * there was any. Under the lock. */

@@ -102,6 +102,11 @@ struct fs_tcp {
 	bool in_rec, had_ooseq;
 	uint8_t dupacks_seen;
 	uint32_t recover;
+	/* Where a listener or a new socket was bound, kept across a restart
+	 * (fs_tcp_restart_drop). */
+	uint32_t re_ip;
+	uint16_t re_port;
+	bool re_reuse;
 };
 
 static struct fs_tcp *all;
@@ -1928,6 +1933,99 @@ fs_tcp_member_gone(uint64_t bit)
 			continue;
 		}
 		t = t->next;
+	}
+}
+
+/* A restart (engine.c), step 1, before lwIP starts again: every socket
+ * lets go of lwIP's objects, which are never touched again (their memory
+ * is leaked: it may be half changed). Connections are reset, as by an RST
+ * from the peer, and lose what they had received; connections nobody
+ * accepted yet are dropped; listeners and new sockets keep their address
+ * for step 2. Returns the connections reset or dropped. Under the lock. */
+unsigned
+fs_tcp_restart_drop(void)
+{
+	struct fs_tcp *t, **pp = &all;
+	unsigned n = 0;
+
+	delack_head = NULL;
+	half_open = syn_since = 0;
+	while ((t = *pp)) {
+		if (t->listener) { /* in an accept queue: nobody's fd yet */
+			*pp = t->next;
+			__atomic_sub_fetch(&nsocks, 1, __ATOMIC_RELAXED);
+			fs_obj_free(t);
+			n++;
+			continue;
+		}
+		t->delack_on = false;
+		t->rto_armed = false;
+		t->rtt_timing = false;
+		t->rx = t->rx_tail = NULL;
+		t->rx_off = 0;
+		t->owed = 0;
+		__atomic_store_n(&t->rx_len, 0, __ATOMIC_RELEASE);
+		if (t->st == T_LISTEN || t->st == T_NEW) {
+			t->aq_head = t->aq_tail = NULL;
+			t->aq_n = 0;
+			t->re_ip = t->pcb ? ip4_addr_get_u32(ip_2_ip4(&t->pcb->local_ip)) : 0;
+			t->re_port = t->pcb ? t->pcb->local_port : 0;
+			t->re_reuse = t->pcb && ip_get_option(t->pcb, SOF_REUSEADDR);
+			t->pcb = NULL;
+		} else if (t->pcb) {
+			on_err(t, ERR_RST);
+			n++;
+		}
+		pp = &t->next;
+	}
+	return n;
+}
+
+/* Step 2, on the new lwIP: listeners listen again and new sockets have a
+ * pcb again, where they were bound. One that cannot (out of memory) is
+ * reset. Under the lock. */
+void
+fs_tcp_restart_again(void)
+{
+	struct tcp_pcb *pcb, *lp;
+	struct fs_tcp *t;
+	ip_addr_t ip;
+
+	for (t = all; t; t = t->next) {
+		if (t->st != T_LISTEN && t->st != T_NEW)
+			continue;
+		ip_addr_set_ip4_u32_val(ip, t->re_ip);
+		if (!(pcb = tcp_new()))
+			goto lost;
+		if (t->re_reuse)
+			ip_set_option(pcb, SOF_REUSEADDR);
+		if (t->re_port && tcp_bind(pcb, &ip, t->re_port) != ERR_OK) {
+			tcp_abort(pcb);
+			goto lost;
+		}
+		t->pcb = pcb;
+		if (t->st == T_LISTEN) {
+			if (!(lp = tcp_listen_with_backlog(pcb, 255))) {
+				t->pcb = NULL;
+				tcp_abort(pcb);
+				goto lost;
+			}
+			t->pcb = lp;
+			tcp_arg(lp, t);
+			tcp_accept(lp, on_accept);
+		} else {
+			set_callbacks(t);
+			apply_opts(t);
+		}
+		bump(t);
+		continue;
+	lost:
+		FS_WARN("tcp socket %d: no pcb on port %u after the stack's restart: reset",
+			t->kfd, (unsigned)t->re_port);
+		t->err = ENOMEM;
+		t->st = T_CLOSED;
+		t->reset = true;
+		bump(t);
 	}
 }
 

@@ -19,6 +19,7 @@
 #include <lwip/igmp.h>
 #include <lwip/ip.h>
 #include <lwip/ip4.h>
+#include <lwip/memp.h>
 #include <lwip/netif.h>
 #include <lwip/pbuf.h>
 #include <lwip/prot/icmp.h>
@@ -68,6 +69,7 @@ struct fs_udp {
 	struct fs_dual kd; /* its kernel side, watched (when dual) */
 	uint64_t drops, sent; /* under the stack lock */
 	struct fs_udp *next; /* all sockets, for ICMP errors and loopback */
+	struct udp_pcb re;   /* its pcb, kept across a restart */
 };
 
 static struct fs_udp *all;
@@ -910,6 +912,46 @@ fs_udp_member_gone(uint64_t bit)
 		next = u->next;
 		if ((fs_obj_holders(u) & bit) && fs_obj_drop_member(u, bit))
 			close_locked(u, true);
+	}
+}
+
+/* A restart (engine.c), step 1: as fs_tcp_restart_drop, but a UDP socket
+ * keeps everything: its pcb's settings are copied for step 2, and the
+ * datagrams it holds stay readable (they are in memory lwIP no longer
+ * knows of, freed as usual once read). Under the lock. */
+void
+fs_udp_restart_drop(void)
+{
+	struct fs_udp *u;
+
+	icmp_watch = NULL;
+	for (u = all; u; u = u->next)
+		u->re = *u->pcb;
+}
+
+/* Step 2: each socket has a pcb again, bound and connected as before. One
+ * that cannot (out of memory) keeps its old pcb, outside lwIP's lists:
+ * it sends, and receives nothing. Under the lock. */
+void
+fs_udp_restart_again(void)
+{
+	struct udp_pcb *pcb;
+	struct fs_udp *u;
+
+	if (all && (icmp_watch = raw_new(IP_PROTO_ICMP)))
+		raw_recv(icmp_watch, on_icmp, NULL);
+	for (u = all; u; u = u->next) {
+		if (!(pcb = memp_malloc(MEMP_UDP_PCB))) {
+			FS_WARN("udp socket %d: no pcb after the stack's restart: it receives nothing",
+				u->kfd);
+			continue;
+		}
+		*pcb = u->re;
+		if (pcb->local_port) { /* in lwIP's list, as udp_bind puts it */
+			pcb->next = udp_pcbs;
+			udp_pcbs = pcb;
+		}
+		u->pcb = pcb;
 	}
 }
 

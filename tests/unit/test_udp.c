@@ -1440,19 +1440,28 @@ START_TEST(family_full_detaches_with_a_line)
 END_TEST
 
 /* A member killed while it held the stack lock: the family takes the lock
- * over (one warning), closes what only the dead one held, and the others'
- * sockets keep working. Without the takeover the parent's recv below
- * waits for the lock forever (the test times out). */
+ * over and lwIP starts again (engine.c restart; one warning): the
+ * connection is reset (recv says ECONNRESET, the peer's next segment gets
+ * an RST), the listener takes new connections, the UDP socket keeps the
+ * datagram it held and receives more, and what only the dead one held is
+ * closed. Without the takeover the parent's recv below waits for the lock
+ * forever (the test times out). */
 START_TEST(killed_holding_the_lock)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5002)};
-	int fd, st, cp[2];
-	char c = 1;
+	uint8_t f[128], opt[4] = {2, 4, 5, 0xb4};
+	int fd, l, c, c2, st, cp[2];
+	unsigned restarts;
+	uint32_t y;
+	char b = 1;
 	pid_t pid;
 
 	setenv("FASTSOCK_LOG", "warn", 1);
 	logcap_start();
 	fd = bound(5000);
+	c = accepted(8700, 47000, &l, &y);
+	peer_send(7000, 5000, "before", 6);
+	restarts = fs_stk->restarts;
 	a.sin_addr.s_addr = ip_of(US_IP);
 	ck_assert_int_eq(pipe(cp), 0);
 	pid = fork();
@@ -1460,20 +1469,43 @@ START_TEST(killed_holding_the_lock)
 		int k = socket(AF_INET, SOCK_DGRAM, 0);
 
 		if (bind(k, (struct sockaddr *)&a, sizeof(a)) == 0)
-			c = 0;
+			b = 0;
 		fs_stk_lock();
-		(void)!write(cp[1], &c, 1);
+		(void)!write(cp[1], &b, 1);
 		for (;;)
 			pause();
 	}
-	ck_assert_int_eq(read(cp[0], &c, 1), 1);
-	ck_assert_int_eq(c, 0);
+	ck_assert_int_eq(read(cp[0], &b, 1), 1);
+	ck_assert_int_eq(b, 0);
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(rebinds_within(&a, 2000));
-	ck_assert_ptr_nonnull(strstr(logcap_text(), "died holding the stack lock"));
+	ck_assert_ptr_nonnull(strstr(logcap_text(), "died holding the stack lock: the stack started "
+						    "again (1 TCP connections reset"));
+	ck_assert_uint_eq(fs_stk->restarts, restarts + 1);
+
+	ck_assert_int_eq(recv(c, fr, sizeof(fr), MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, ECONNRESET);
+	inject(f, arp_request(f)); /* lwIP's neighbours went with it */
+	ck_assert_int_gt(take(0x0806, 0), 0);
+	inject(f, tcp_frame(f, 47000, 8700, 1001, y + 1, 0x18, 65535, NULL, 0, "late", 4));
+	ck_assert_int_ge(take_tcp(fr, sizeof(fr), 1500, 47000), 0);
+	ck_assert(fr[47] & 0x04);
+
+	inject(f, tcp_frame(f, 47001, 8700, 5000, 0, 0x02, 65535, opt, 4, NULL, 0));
+	ck_assert_int_ge(take_tcp(fr, sizeof(fr), 1500, 47001), 0);
+	ck_assert_int_eq(fr[47], 0x12);
+	y = seq_of(fr);
+	inject(f, tcp_frame(f, 47001, 8700, 5001, y + 1, 0x10, 65535, NULL, 0, NULL, 0));
+	c2 = accept(l, NULL, NULL);
+	ck_assert_int_ge(c2, 0);
+
+	ck_assert_int_eq(recv(fd, fr, sizeof(fr), MSG_DONTWAIT), 6);
 	peer_send(7000, 5000, "after", 5);
 	ck_assert_int_eq(recv(fd, fr, sizeof(fr), MSG_DONTWAIT), 5);
+	close(c2);
+	close(c);
+	close(l);
 	close(fd);
 }
 END_TEST
