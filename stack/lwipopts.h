@@ -64,6 +64,10 @@ uint16_t fs_lwip_chksum(const void *data, int len);
 #define LWIP_CHKSUM fs_lwip_chksum
 #define LWIP_CHECKSUM_CTRL_PER_NETIF 1
 #define LWIP_CHECKSUM_ON_COPY 1
+/* tcp_write's copy of the program's data: its sum only where frames carry
+ * a TCP checksum (not memif). */
+uint16_t fs_lwip_chksum_copy(void *dst, const void *src, uint16_t len);
+#define LWIP_CHKSUM_COPY(dst, src, len) fs_lwip_chksum_copy(dst, src, len)
 
 /* Ephemeral ports start at a random one, from a generator of our own
  * seeded per process (the program's rand() is neither used nor moved). */

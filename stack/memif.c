@@ -184,6 +184,9 @@ struct mif {
 	char *pool;
 	struct buf *tx[TX_BATCH];
 	uint16_t ntx;
+	/* Frames written in place into the ring's next slots (tx_alloc), not
+	 * yet published: they go before the queued ones (tx). */
+	uint16_t tx_resv;
 	uint64_t rx_bad, rx_big, rx_nobuf;
 	char peer[NAME_SZ + 1];
 };
@@ -531,11 +534,59 @@ mif_rx_free(struct fs_dev *d, void *handle)
 	buf_put(M(d), handle);
 }
 
+/* The handle of a frame written in place (never a buffer's address). */
+#define IN_RING ((void *)1)
+
+/* The ring's next free slot for a frame of len bytes, to be written in
+ * place: one copy less than through a pool buffer (the program's bytes
+ * go straight into the buffer the peer reads). Only when nothing waits in
+ * the queue (the frames keep their order), the slot is free and its buffer
+ * takes the whole frame; else NULL. */
+static void *
+ring_slot(struct mif *m, uint16_t len)
+{
+	struct ring *r = m->txr;
+	uint16_t slot, room;
+	struct desc *x;
+	uint32_t cap;
+	uint8_t *dst;
+
+	if (m->ntx || !ready(m))
+		return NULL;
+	if (m->server) {
+		slot = (uint16_t)(r->tail + m->tx_resv);
+		room = (uint16_t)(__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) - slot);
+	} else {
+		slot = (uint16_t)(r->head + m->tx_resv);
+		room = (uint16_t)(m->tx_mask + 1 -
+				  (uint16_t)(slot - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE)));
+	}
+	if (room == 0)
+		return NULL;
+	x = &r->desc[slot & m->tx_mask];
+	dst = desc_get(m, x, m->server ? 0 : m->bsize, &cap);
+	if (!dst || cap < len)
+		return NULL;
+	x->length = len;
+	x->flags = 0;
+	return dst;
+}
+
 static void *
 mif_tx_alloc(struct fs_dev *d, uint16_t len, void **handle)
 {
 	struct mif *m = M(d);
-	struct buf *b = len <= m->room ? buf_get(m) : NULL;
+	void *dst = ring_slot(m, len);
+	struct buf *b;
+
+	if (dst) {
+		m->tx_resv++;
+		d->tx_bytes += len;
+		d->tx_pending = (uint16_t)(m->ntx + m->tx_resv);
+		*handle = IN_RING;
+		return dst;
+	}
+	b = len <= m->room ? buf_get(m) : NULL;
 
 	if (!b) {
 		d->tx_nobuf++;
@@ -554,19 +605,26 @@ mif_tx_flush(struct fs_dev *d)
 	struct ring *r = m->txr;
 	uint16_t slot, room, i = 0, size = (uint16_t)(m->tx_mask + 1);
 
-	if (m->ntx == 0)
+	if (m->ntx == 0 && m->tx_resv == 0)
 		return 0;
-	if (fs_unlikely(!ready(m)))
+	if (fs_unlikely(!ready(m))) {
+		/* Written in place into a ring that is gone. */
+		d->tx_full += m->tx_resv;
+		m->tx_resv = 0;
+		d->tx_pending = m->ntx;
 		return m->ntx;
+	}
 	/* client: our slots from head, up to what the server gave back;
-	 * server: the client's empty buffers from tail up to head */
+	 * server: the client's empty buffers from tail up to head; after
+	 * the frames already written in place */
 	if (m->server) {
-		slot = r->tail;
+		slot = (uint16_t)(r->tail + m->tx_resv);
 		room = (uint16_t)(__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) - slot);
 	} else {
-		slot = r->head;
+		slot = (uint16_t)(r->head + m->tx_resv);
 		room = (uint16_t)(size - (uint16_t)(slot - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE)));
 	}
+	d->tx_pkts += m->tx_resv;
 	for (; i < m->ntx; i++) {
 		struct buf *b = m->tx[i];
 		uint16_t start = slot, used = 0;
@@ -608,7 +666,8 @@ mif_tx_flush(struct fs_dev *d)
 		__atomic_store_n(&r->tail, slot, __ATOMIC_RELEASE);
 	else
 		__atomic_store_n(&r->head, slot, __ATOMIC_RELEASE);
-	if (i) {
+	if (i || m->tx_resv) {
+		m->tx_resv = 0;
 		/* After the index: buf_put's locked instruction would first wait
 		 * for the stores into the peer's lines above (a cache line round
 		 * trip each when the two CPUs share no cache). */
@@ -633,6 +692,8 @@ mif_tx_queue(struct fs_dev *d, void *handle)
 	struct mif *m = M(d);
 	struct buf *b = handle;
 
+	if (handle == IN_RING) /* written in place: counted by tx_alloc */
+		return;
 	if (m->ntx == TX_BATCH && mif_tx_flush(d) == TX_BATCH) {
 		d->tx_full++; /* the ring and our queue are full */
 		buf_put(m, b);
@@ -737,8 +798,9 @@ teardown(struct mif *m, const char *why)
 	m->gen++;
 	for (i = 0; i < m->ntx; i++)
 		buf_put(m, m->tx[i]);
-	d->tx_full += m->ntx;
+	d->tx_full += m->ntx + m->tx_resv;
 	m->ntx = 0;
+	m->tx_resv = 0;
 	d->tx_pending = 0;
 	fs_stk_unlock();
 	mine_release(m);
@@ -772,6 +834,7 @@ rings_init(struct mif *m)
 	m->rxr = r[1];
 	m->tx_mask = m->rx_mask = (uint16_t)(n - 1);
 	m->rx_next = m->rx_given = 0;
+	m->tx_resv = 0;
 	/* We poll until the progress thread sleeps (mif_rx_intr). */
 	m->rxr->flags = RING_MASK_INT;
 	/* Every buffer of the server-to-client ring is the server's to fill. */
@@ -1051,6 +1114,7 @@ server_accept(struct mif *m)
 	__atomic_store_n(&m->txr->tail, 0, __ATOMIC_RELAXED);
 	m->rxr->flags = RING_MASK_INT;
 	m->rx_next = m->rx_given = 0;
+	m->tx_resv = 0;
 	m->up = true;
 	m->gen++;
 	fs_stk_unlock();
