@@ -732,24 +732,36 @@ bool
 fs_nif_neigh(uint32_t dst, uint8_t mac[6])
 {
 	struct neigh *e = &neigh[ntohl(dst) % NEIGH_SLOTS];
-	struct eth_addr *eth;
-	const ip4_addr_t *ipr;
-	ip4_addr_t a;
-	uint32_t hop;
 
 	if (fs_likely(e->ip == dst && e->epoch == fs_nif_neigh_epoch)) {
 		memcpy(mac, e->mac, 6);
 		return true;
 	}
+	return false;
+}
+
+/* Fills dst's cache entry from lwIP's ARP table, once lwIP's path (its
+ * etharp_output) took the first frame of the second: filled by the
+ * lookup that missed, the cache would send that very frame directly too,
+ * lwIP would never ask again, and the entry would expire under load (seen:
+ * a UDP sender's neighbour gone after 300 s and never found again). */
+void
+fs_nif_neigh_learn(uint32_t dst)
+{
+	struct neigh *e = &neigh[ntohl(dst) % NEIGH_SLOTS];
+	const ip4_addr_t *ipr;
+	struct eth_addr *eth;
+	ip4_addr_t a;
+	uint32_t hop;
+
 	if (!(hop = fs_next_hop(dst)))
-		return false;
+		return;
 	ip4_addr_set_u32(&a, hop);
 	if (etharp_find_addr(&nif, &a, &eth, &ipr) >= 0) {
 		e->ip = dst;
 		e->epoch = fs_nif_neigh_epoch;
 		memcpy(e->mac, eth->addr, 6);
 	}
-	return false;
 }
 
 /* The netif's output (etharp_output's place): an IPv4 packet lwIP built,
@@ -767,8 +779,13 @@ nif_output(struct netif *n, struct pbuf *p, const ip4_addr_t *dest)
 	uint8_t mac[6], *b;
 	void *handle;
 
-	if (p->tot_len > n->mtu || !fs_nif_neigh(ip4_addr_get_u32(dest), mac))
-		return etharp_output(n, p, dest);
+	if (p->tot_len > n->mtu || !fs_nif_neigh(ip4_addr_get_u32(dest), mac)) {
+		err_t e = etharp_output(n, p, dest);
+
+		if (p->tot_len <= n->mtu)
+			fs_nif_neigh_learn(ip4_addr_get_u32(dest));
+		return e;
+	}
 	if (tx_refused())
 		return ERR_MEM;
 	b = dev->ops->tx_alloc(dev, (uint16_t)(SIZEOF_ETH_HDR + p->tot_len), &handle);

@@ -63,6 +63,7 @@ struct fs_stack {
 	bool tx_blocked;	/* lwIP was refused a frame: the device queue was full */
 	uint64_t tx_refused;	/* frames so refused (TCP sends them again) */
 	unsigned arp_pending;	/* sends queued while a neighbour is unresolved */
+	uint64_t arp_asked_ns;	/* when it was last asked for (udp_sock.c) */
 	uint64_t polls;
 	unsigned restarts;	/* of lwIP: a member died holding the lock */
 };
@@ -259,6 +260,9 @@ void fs_nif_pbuf_release(struct pbuf *p);
  * send path, if the cache holds it for this second; false: send this frame
  * lwIP's way (see netif.c). */
 bool fs_nif_neigh(uint32_t dst, uint8_t mac[6]);
+/* Fills the cache for dst from lwIP's ARP table (after lwIP's path sent
+ * the second's first frame to it). */
+void fs_nif_neigh_learn(uint32_t dst);
 /* The second the neighbour cache serves (its entries of other seconds are
  * stale); fs_nif_timers advances it. */
 extern uint32_t fs_nif_neigh_epoch;

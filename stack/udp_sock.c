@@ -770,8 +770,25 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		/* As the kernel's neighbour queue: lwIP holds the datagrams
 		 * while it asks; past its queue they are dropped and counted,
 		 * and the sender, blocking or not, never waits or fails (a
-		 * sender to a dead host carries on as on Linux). */
-		if (++fs_stk->arp_pending > ARP_QUEUE) {
+		 * sender to a dead host carries on as on Linux). Each second
+		 * the neighbour is asked again and lwIP takes datagrams again:
+		 * lwIP asks once per entry and gives a pending one up after
+		 * 5 s, and with every datagram dropped here nothing would ask
+		 * any more (seen: an entry that expired after 300 s under
+		 * load was never resolved again). */
+		uint64_t now = fs_now_ns();
+
+		if (++fs_stk->arp_pending == 1 || now - fs_stk->arp_asked_ns >= 1000000000ull) {
+			ip4_addr_t a;
+
+			if (fs_stk->arp_pending > 1) {
+				ip4_addr_set_u32(&a, hop);
+				etharp_request(netif_default, &a);
+			}
+			fs_stk->arp_pending = 1;
+			fs_stk->arp_asked_ns = now;
+		}
+		if (fs_stk->arp_pending > ARP_QUEUE) {
 			fs_stk->drops.tx_arp++;
 			/* A progress round, as every send makes: the answer may
 			 * be waiting on the device. */
