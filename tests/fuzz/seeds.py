@@ -8,18 +8,13 @@ import os
 import struct
 import sys
 
+sys.dont_write_bytecode = True  # nothing written into the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from memifpeer import checksum as csum  # noqa: E402  (one Internet checksum for the tests)
+
 US = bytes.fromhex("020000000001")      # the in-memory device (memdev.h)
 PEER = bytes.fromhex("02fa57000002")
 IP_US, IP_PEER = bytes([10, 77, 0, 1]), bytes([10, 77, 0, 2])
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def eth(typ, payload):
