@@ -537,6 +537,24 @@ mif_rx_free(struct fs_dev *d, void *handle)
 /* The handle of a frame written in place (never a buffer's address). */
 #define IN_RING ((void *)1)
 
+/* The transmit ring's first slot after the frames written in place, and
+ * how many slots from it are free. client: our slots from head, up to
+ * what the server gave back; server: the client's empty buffers from tail
+ * up to head. */
+static uint16_t
+tx_room(struct mif *m, uint16_t *slot)
+{
+	struct ring *r = m->txr;
+
+	if (m->server) {
+		*slot = (uint16_t)(r->tail + m->tx_resv);
+		return (uint16_t)(__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) - *slot);
+	}
+	*slot = (uint16_t)(r->head + m->tx_resv);
+	return (uint16_t)(m->tx_mask + 1 -
+			  (uint16_t)(*slot - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE)));
+}
+
 /* The ring's next free slot for a frame of len bytes, to be written in
  * place: one copy less than through a pool buffer (the program's bytes
  * go straight into the buffer the peer reads). Only when nothing waits in
@@ -545,25 +563,14 @@ mif_rx_free(struct fs_dev *d, void *handle)
 static void *
 ring_slot(struct mif *m, uint16_t len)
 {
-	struct ring *r = m->txr;
-	uint16_t slot, room;
+	uint16_t slot;
 	struct desc *x;
 	uint32_t cap;
 	uint8_t *dst;
 
-	if (m->ntx || !ready(m))
+	if (m->ntx || !ready(m) || tx_room(m, &slot) == 0)
 		return NULL;
-	if (m->server) {
-		slot = (uint16_t)(r->tail + m->tx_resv);
-		room = (uint16_t)(__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) - slot);
-	} else {
-		slot = (uint16_t)(r->head + m->tx_resv);
-		room = (uint16_t)(m->tx_mask + 1 -
-				  (uint16_t)(slot - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE)));
-	}
-	if (room == 0)
-		return NULL;
-	x = &r->desc[slot & m->tx_mask];
+	x = &m->txr->desc[slot & m->tx_mask];
 	dst = desc_get(m, x, m->server ? 0 : m->bsize, &cap);
 	if (!dst || cap < len)
 		return NULL;
@@ -603,7 +610,7 @@ mif_tx_flush(struct fs_dev *d)
 {
 	struct mif *m = M(d);
 	struct ring *r = m->txr;
-	uint16_t slot, room, i = 0, size = (uint16_t)(m->tx_mask + 1);
+	uint16_t slot, room, i = 0;
 
 	if (m->ntx == 0 && m->tx_resv == 0)
 		return 0;
@@ -614,16 +621,7 @@ mif_tx_flush(struct fs_dev *d)
 		d->tx_pending = m->ntx;
 		return m->ntx;
 	}
-	/* client: our slots from head, up to what the server gave back;
-	 * server: the client's empty buffers from tail up to head; after
-	 * the frames already written in place */
-	if (m->server) {
-		slot = (uint16_t)(r->tail + m->tx_resv);
-		room = (uint16_t)(__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) - slot);
-	} else {
-		slot = (uint16_t)(r->head + m->tx_resv);
-		room = (uint16_t)(size - (uint16_t)(slot - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE)));
-	}
+	room = tx_room(m, &slot);
 	d->tx_pkts += m->tx_resv;
 	for (; i < m->ntx; i++) {
 		struct buf *b = m->tx[i];
