@@ -183,6 +183,15 @@ on_icmp(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr_t *src)
 	return 0;
 }
 
+/* lwIP's ICMP errors for our sockets (on_icmp), watched once a UDP
+ * socket exists. Under the lock. */
+static void
+watch_icmp(void)
+{
+	if (!icmp_watch && (icmp_watch = raw_new(IP_PROTO_ICMP)))
+		raw_recv(icmp_watch, on_icmp, NULL);
+}
+
 void *
 fs_udp_open(int kfd, bool nonblock)
 {
@@ -195,8 +204,7 @@ fs_udp_open(int kfd, bool nonblock)
 	sync_opts(u);
 	u->mcast_loop = true;
 	fs_stk_lock();
-	if (!icmp_watch && (icmp_watch = raw_new(IP_PROTO_ICMP)))
-		raw_recv(icmp_watch, on_icmp, NULL);
+	watch_icmp();
 	u->pcb = udp_new();
 	if (u->pcb) {
 		udp_recv(u->pcb, on_recv, u);
@@ -955,8 +963,8 @@ fs_udp_restart_again(void)
 	struct udp_pcb *pcb;
 	struct fs_udp *u;
 
-	if (all && (icmp_watch = raw_new(IP_PROTO_ICMP)))
-		raw_recv(icmp_watch, on_icmp, NULL);
+	if (all)
+		watch_icmp();
 	for (u = all; u; u = u->next) {
 		if (!(pcb = memp_malloc(MEMP_UDP_PCB))) {
 			FS_WARN("udp socket %d: no pcb after the stack's restart: it receives nothing",
