@@ -960,6 +960,7 @@ nif_init(struct netif *n)
 extern char fs_lwip_start[] __attribute__((weak));
 extern char fs_lwip_end[] __attribute__((weak));
 static char *lwip_fresh FS_PRIVATE;
+static size_t lwip_fresh_len FS_PRIVATE;
 
 static int
 lwip_start(const struct fs_config *c)
@@ -990,8 +991,10 @@ fs_nif_init(struct fs_dev *d, const struct fs_config *c)
 	rand_state = fs_now_ns() ^ ((uint64_t)getpid() << 20) ^ 0x9e3779b97f4a7c15ull;
 	if (d->lossless)
 		nif_gen = NETIF_CHECKSUM_GEN_IP | NETIF_CHECKSUM_GEN_ICMP;
-	if (n && !lwip_fresh && (lwip_fresh = malloc(n)))
+	if (n && !lwip_fresh && (lwip_fresh = malloc(n))) {
 		fs_copy_globals(lwip_fresh, fs_lwip_start, n);
+		lwip_fresh_len = n;
+	}
 	return lwip_start(c);
 }
 
@@ -1021,8 +1024,7 @@ fs_nif_restart(const struct fs_config *c)
 		g[n].addr = ig->group_address;
 		g[n].use = ig->use;
 	}
-	fs_copy_globals(fs_lwip_start, lwip_fresh,
-			(size_t)((uintptr_t)fs_lwip_end - (uintptr_t)fs_lwip_start));
+	fs_copy_globals(fs_lwip_start, lwip_fresh, lwip_fresh_len);
 	if ((r = lwip_start(c)) < 0)
 		return r;
 	for (i = 0; i < n; i++)
