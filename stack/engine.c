@@ -623,8 +623,9 @@ pid_gone(pid_t pid)
 
 /* A member (pid) died holding the stack lock, which the caller took over:
  * what it was changing in lwIP may be half done, and going on with it can
- * crash a survivor (seen: lwIP's assertion "pbuf_free: p->ref > 0" in 1 of
- * 6 kill -9s of a busy nginx worker). lwIP starts again, empty: its old
+ * crash a survivor (seen: lwIP's assertion "pbuf_free: p->ref > 0" after a
+ * kill -9 of a busy nginx worker; docs/benchmarks.md, 2026-12-07 09:15).
+ * lwIP starts again, empty: its old
  * memory is left alone (leaked), TCP connections are reset (their peers
  * get an RST at their next segment), listeners listen again and UDP
  * sockets carry on with what they hold. Onload's answer is a stack that

@@ -433,7 +433,7 @@ desc_get(struct mif *m, const struct desc *x, uint32_t cap, uint32_t *len)
  * one that read them: a store to a line the peer reads costs a cache line
  * round trip between the CPUs, which the next locked instruction (the
  * stack lock's release) waits for, between a frame's arrival and the
- * program's answer (0.5 us when the CPUs share no cache). */
+ * program's answer (docs/benchmarks.md, 2026-12-07 09:15). */
 static void
 rx_give_back(struct mif *m, struct ring *r)
 {

@@ -46,7 +46,7 @@ fs_lwip_chksum(const void *data, int len)
 /* LWIP_CHKSUM_COPY (lwipopts.h): the sum tcp_write keeps with a segment
  * for its checksum, which lwIP reads only where the netif generates TCP
  * checksums: not on a link that cannot corrupt (memif, nif_gen). There
- * the copy alone (it was 6% of an nginx worker's time serving 11 KiB). */
+ * the copy alone (docs/benchmarks.md, 2026-12-07 09:45). */
 uint16_t
 fs_lwip_chksum_copy(void *dst, const void *src, uint16_t len)
 {
@@ -744,7 +744,8 @@ fs_nif_neigh(uint32_t dst, uint8_t mac[6])
  * etharp_output) took the first frame of the second: filled by the
  * lookup that missed, the cache would send that very frame directly too,
  * lwIP would never ask again, and the entry would expire under load (seen:
- * a UDP sender's neighbour gone after 300 s and never found again). */
+ * a UDP sender's neighbour expired under load and never found again;
+ * docs/benchmarks.md, 2026-12-07 10:15). */
 void
 fs_nif_neigh_learn(uint32_t dst)
 {

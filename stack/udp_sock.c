@@ -782,8 +782,8 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		 * the neighbour is asked again and lwIP takes datagrams again:
 		 * lwIP asks once per entry and gives a pending one up after
 		 * 5 s, and with every datagram dropped here nothing would ask
-		 * any more (seen: an entry that expired after 300 s under
-		 * load was never resolved again). */
+		 * any more (seen: an entry that expired under load was never
+		 * resolved again; docs/benchmarks.md, 2026-12-07 10:15). */
 		uint64_t now = fs_now_ns();
 
 		if (++fs_stk->arp_pending == 1 || now - fs_stk->arp_asked_ns >= 1000000000ull) {
