@@ -54,6 +54,13 @@ struct fs_dev_ops {
 	/* In a forked child that joins the family, before it touches the
 	 * device (dpdk.c: leaves the parent's lcore and its buffer cache). */
 	void (*forked)(struct fs_dev *d);
+	/* After a member died holding the stack lock (engine.c restart):
+	 * forgets the frames queued for the device (may be NULL: it keeps
+	 * none). The dead member may have been handing them over: a second
+	 * hand-over would send them twice and give their buffers back twice,
+	 * and a buffer in the free pool twice is later two frames' at once.
+	 * They are leaked and counted as dropped (tx_full). */
+	void (*drop_tx)(struct fs_dev *d);
 	/* A device with a control plane of its own (memif.c; NULL for the
 	 * others): ctl_fds fills p (room for FS_DEV_CTL_FDS) with the fds the
 	 * progress thread watches for it, and ctl runs it, from the progress

@@ -206,6 +206,14 @@ dpdk_forked(struct fs_dev *d)
 	RTE_PER_LCORE(_lcore_id) = LCORE_ID_ANY;
 }
 
+static void
+dpdk_drop_tx(struct fs_dev *d)
+{
+	d->tx_full += D(d)->ntx;
+	D(d)->ntx = 0;
+	d->tx_pending = 0;
+}
+
 static const struct fs_dev_ops dpdk_ops = {
 	.rx = dpdk_rx,
 	.rx_free = dpdk_rx_free,
@@ -218,6 +226,7 @@ static const struct fs_dev_ops dpdk_ops = {
 	.buffers = dpdk_buffers,
 	.close = dpdk_close,
 	.forked = dpdk_forked,
+	.drop_tx = dpdk_drop_tx,
 };
 
 /* The packet buffer pool. DPDK lays buffers out so that none crosses a

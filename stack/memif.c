@@ -755,6 +755,19 @@ mif_forked(struct fs_dev *d)
 	(void)d; /* the child has the parent's fds and mappings */
 }
 
+/* Queued frames and those written in place but not published: forgotten,
+ * their buffers leaked (a dead member may have put some back already). */
+static void
+mif_drop_tx(struct fs_dev *d)
+{
+	struct mif *m = M(d);
+
+	d->tx_full += m->ntx + m->tx_resv;
+	m->ntx = 0;
+	m->tx_resv = 0;
+	d->tx_pending = 0;
+}
+
 /* --- the connection --- */
 
 /* Forgets this process's fds and mappings of the connection. */
@@ -1362,6 +1375,7 @@ static const struct fs_dev_ops mif_ops = {
 	.buffers = mif_buffers,
 	.close = mif_close,
 	.forked = mif_forked,
+	.drop_tx = mif_drop_tx,
 	.ctl = mif_ctl,
 	.ctl_fds = mif_ctl_fds,
 	.rx_idle = mif_rx_idle,

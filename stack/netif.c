@@ -1006,7 +1006,7 @@ fs_nif_can_restart(void)
 }
 
 /* lwIP from the start, as fs_nif_init left it, with the multicast groups
- * joined again. Everything lwIP held before is forgotten, not freed: it
+ * joined again, and nothing queued for the device (dev.h drop_tx). Everything lwIP held before is forgotten, not freed: it
  * may be half changed (engine.c restart), so its memory is never handed
  * out again (leaked, once per restart). Under the lock. */
 int
@@ -1025,6 +1025,8 @@ fs_nif_restart(const struct fs_config *c)
 		g[n].addr = ig->group_address;
 		g[n].use = ig->use;
 	}
+	if (dev->ops->drop_tx)
+		dev->ops->drop_tx(dev);
 	fs_copy_globals(fs_lwip_start, lwip_fresh, lwip_fresh_len);
 	if ((r = lwip_start(c)) < 0)
 		return r;

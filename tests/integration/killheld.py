@@ -10,7 +10,10 @@ the process's slot in the family. A lock held by that slot (the word is the
 holder's slot + 1) is held by the stopped process: it gets SIGKILL.
 Otherwise it goes on (SIGCONT) and the next try comes. Prints the pid
 killed. After 300 tries (about a second) without finding the holder, one
-of the PIDs is killed anyway: prints "PID (not holding)".
+of the PIDs is killed anyway: prints "PID (not holding)". Where the
+holder's threads were when it was killed goes to stderr (a system call's
+name, or the library and offset of user code): a failure after the kill
+may depend on it (docs/architecture.md, restart).
 """
 import os
 import random
@@ -62,6 +65,37 @@ def stopped(pid):
         time.sleep(0.001)
 
 
+SYSCALLS = {0: "read", 1: "write", 7: "poll", 44: "sendto", 45: "recvfrom", 202: "futex",
+            232: "epoll_wait", 270: "pselect6", 271: "ppoll", 281: "epoll_pwait"}
+
+
+def where(pid):
+    """Where each thread of the stopped process pid is: from
+    /proc/PID/task/TID/syscall (a number, or -1 in user code, then sp and
+    pc)."""
+    maps = []
+    with open(f"/proc/{pid}/maps") as m:
+        for line in m:
+            f = line.split()
+            lo, hi = (int(x, 16) for x in f[0].split("-"))
+            maps.append((lo, hi, int(f[2], 16), os.path.basename(f[5]) if len(f) > 5 else "?"))
+    out = []
+    for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+                s = f.read().split()
+        except OSError:
+            continue
+        if s[0] == "-1" and len(s) >= 3:
+            pc = int(s[-1], 16)
+            at = next((f"{n}+{pc - lo + off:#x}" for lo, hi, off, n in maps if lo <= pc < hi),
+                      hex(pc))
+            out.append(f"{tid} at {at}")
+        else:
+            out.append(f"{tid} in {SYSCALLS.get(int(s[0]), s[0]) if s[0].isdigit() else s[0]}")
+    return ", ".join(out)
+
+
 def main():
     lib, pids = sys.argv[1], [int(p) for p in sys.argv[2:]]
     stk, slot = symbol(lib, "fs_stk"), symbol(lib, "fs_family_slot")
@@ -77,6 +111,7 @@ def main():
             held = holds(pid, b, stk, slot)
         finally:
             if held:
+                print(f"killheld: {pid} held the lock: {where(pid)}", file=sys.stderr)
                 os.kill(pid, signal.SIGKILL)
             os.kill(pid, signal.SIGCONT)
         if held:
