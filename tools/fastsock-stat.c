@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,10 @@
 #include <unistd.h>
 
 #include "../stack/publish.h"
+
+/* Where the snapshots are shown (stdout; tests/fuzz/fuzz_stat.c a memory
+ * stream). */
+static FILE *out;
 
 static void
 usage(FILE *f)
@@ -53,11 +58,35 @@ open_pub(int pid)
 	return fd;
 }
 
+/* Text from the inspected process (its device string, its name), which
+ * may be anyone's program (root's fastsock-stat reads every user's): cut
+ * at n, and every byte that could end a JSON string, start a terminal
+ * escape or break UTF-8 shown as '?'. */
+static void
+printable(char *s, size_t n)
+{
+	s[n - 1] = '\0';
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f || *s == '"' || *s == '\\')
+			*s = '?';
+}
+
+/* Whether a copied snapshot is pid's own and of this layout; makes its
+ * text printable. */
+static bool
+pub_check(struct fs_pub *p, int pid)
+{
+	if (p->magic != FS_PUB_MAGIC || p->version != FS_PUB_VERSION || p->pid != pid)
+		return false;
+	printable(p->dev, sizeof(p->dev));
+	return true;
+}
+
 /* A consistent copy of pid's snapshot (seqlock). Returns 0, or -1 when
  * there is none, it is not ours to read, or it is a forked child's copy of
  * its parent's. */
 static int
-snapshot(int pid, struct fs_pub *out)
+snapshot(int pid, struct fs_pub *copy)
 {
 	struct stat st;
 	const struct fs_pub *p;
@@ -79,7 +108,7 @@ snapshot(int pid, struct fs_pub *out)
 
 		if (s1 & 1)
 			continue;
-		memcpy(out, p, sizeof(*out));
+		memcpy(copy, p, sizeof(*copy));
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&p->seq, __ATOMIC_ACQUIRE) == s1) {
 			ok = 0;
@@ -87,8 +116,7 @@ snapshot(int pid, struct fs_pub *out)
 		}
 	}
 	munmap((void *)p, sizeof(*p));
-	if (ok == 0 && (out->magic != FS_PUB_MAGIC || out->version != FS_PUB_VERSION ||
-			out->pid != pid))
+	if (ok == 0 && !pub_check(copy, pid))
 		ok = -1;
 	return ok;
 }
@@ -106,6 +134,7 @@ comm(int pid, char *buf, size_t len)
 			buf[strcspn(buf, "\n")] = '\0';
 		fclose(f);
 	}
+	printable(buf, len);
 }
 
 static const char *
@@ -150,35 +179,35 @@ show_text(const struct fs_pub *p)
 
 	comm(p->pid, name, sizeof(name));
 	inet_ntop(AF_INET, &p->ip, ip, sizeof(ip));
-	printf("fastsock %d (%s): %s, %s/%u, mac %02x:%02x:%02x:%02x:%02x:%02x, link %s, "
+	fprintf(out, "fastsock %d (%s): %s, %s/%u, mac %02x:%02x:%02x:%02x:%02x:%02x, link %s, "
 	       "updated %.1f s ago\n",
 	       p->pid, name, p->dev, ip, p->prefix, p->mac[0], p->mac[1], p->mac[2], p->mac[3],
 	       p->mac[4], p->mac[5], p->link_up ? "up" : "down", age_s(p));
-	printf("  rx %llu pkts %llu bytes, tx %llu pkts %llu bytes\n",
+	fprintf(out, "  rx %llu pkts %llu bytes, tx %llu pkts %llu bytes\n",
 	       (unsigned long long)p->rx_pkts, (unsigned long long)p->rx_bytes,
 	       (unsigned long long)p->tx_pkts, (unsigned long long)p->tx_bytes);
-	printf("  drops:");
+	fprintf(out, "  drops:");
 	for (i = 0; i < FS_DROP_COUNT; i++)
-		printf("%s %s %llu", i ? "," : "", fs_pub_drop_name[i],
+		fprintf(out, "%s %s %llu", i ? "," : "", fs_pub_drop_name[i],
 		       (unsigned long long)p->drops[i]);
-	printf("\n  buffers: %u free of %u, tx refused %llu (sent again)\n", p->bufs_free,
+	fprintf(out, "\n  buffers: %u free of %u, tx refused %llu (sent again)\n", p->bufs_free,
 	       p->bufs_total, (unsigned long long)p->tx_refused);
-	printf("  tcp segments: in straight to TCP %llu (fast path %llu), out built directly %llu\n  arp:",
+	fprintf(out, "  tcp segments: in straight to TCP %llu (fast path %llu), out built directly %llu\n  arp:",
 	       (unsigned long long)p->tcp_direct_in, (unsigned long long)p->tcp_fast_in,
 	       (unsigned long long)p->tcp_direct_out);
 	if (!p->narp)
-		printf(" (empty)");
+		fprintf(out, " (empty)");
 	for (i = 0; i < p->narp && i < FS_PUB_ARP; i++) {
 		inet_ntop(AF_INET, &p->arp[i].ip, ip, sizeof(ip));
-		printf(" %s %02x:%02x:%02x:%02x:%02x:%02x", ip, p->arp[i].mac[0], p->arp[i].mac[1],
+		fprintf(out, " %s %02x:%02x:%02x:%02x:%02x:%02x", ip, p->arp[i].mac[0], p->arp[i].mac[1],
 		       p->arp[i].mac[2], p->arp[i].mac[3], p->arp[i].mac[4], p->arp[i].mac[5]);
 	}
-	printf("\n  %-5s %-22s %-22s %-6s %7s %7s %11s %11s %8s %5s\n", "Proto", "Local",
+	fprintf(out, "\n  %-5s %-22s %-22s %-6s %7s %7s %11s %11s %8s %5s\n", "Proto", "Local",
 	       "Remote", "State", "Recv-Q", "Bytes", "Rx-dgrams", "Tx-dgrams", "Drops", "Fd");
 	for (i = 0; i < p->nsocks && i < FS_PUB_SOCKS; i++) {
 		const struct fs_pub_sock *s = &p->socks[i];
 
-		printf("  %-5s %-22s %-22s %-6s %7u %7u %11llu %11llu %8llu %5d\n", s->proto == 6 ? "tcp" : "udp",
+		fprintf(out, "  %-5s %-22s %-22s %-6s %7u %7u %11llu %11llu %8llu %5d\n", s->proto == 6 ? "tcp" : "udp",
 		       addr(s->laddr, s->lport, a, sizeof(a)),
 		       addr(s->raddr, s->rport, b, sizeof(b)), state_name(s),
 		       s->rx_queued, s->rx_queued_bytes, (unsigned long long)s->rx_dgrams,
@@ -194,7 +223,7 @@ show_json(const struct fs_pub *p, int first)
 
 	comm(p->pid, name, sizeof(name));
 	inet_ntop(AF_INET, &p->ip, ip, sizeof(ip));
-	printf("%s{\"pid\": %d, \"comm\": \"%s\", \"dev\": \"%s\", \"ip\": \"%s/%u\", "
+	fprintf(out, "%s{\"pid\": %d, \"comm\": \"%s\", \"dev\": \"%s\", \"ip\": \"%s/%u\", "
 	       "\"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\", \"link_up\": %s, \"age_s\": %.3f, "
 	       "\"rx_pkts\": %llu, \"rx_bytes\": %llu, \"tx_pkts\": %llu, \"tx_bytes\": %llu, "
 	       "\"drops\": {",
@@ -203,24 +232,24 @@ show_json(const struct fs_pub *p, int first)
 	       (unsigned long long)p->rx_pkts, (unsigned long long)p->rx_bytes,
 	       (unsigned long long)p->tx_pkts, (unsigned long long)p->tx_bytes);
 	for (i = 0; i < FS_DROP_COUNT; i++)
-		printf("%s\"%s\": %llu", i ? ", " : "", fs_pub_drop_name[i],
+		fprintf(out, "%s\"%s\": %llu", i ? ", " : "", fs_pub_drop_name[i],
 		       (unsigned long long)p->drops[i]);
-	printf("}, \"buffers_free\": %u, \"buffers_total\": %u, \"tx_refused\": %llu, "
+	fprintf(out, "}, \"buffers_free\": %u, \"buffers_total\": %u, \"tx_refused\": %llu, "
 	       "\"tcp\": {\"direct_in\": %llu, \"fast_in\": %llu, \"direct_out\": %llu}, \"arp\": [",
 	       p->bufs_free, p->bufs_total, (unsigned long long)p->tx_refused,
 	       (unsigned long long)p->tcp_direct_in, (unsigned long long)p->tcp_fast_in,
 	       (unsigned long long)p->tcp_direct_out);
 	for (i = 0; i < p->narp && i < FS_PUB_ARP; i++) {
 		inet_ntop(AF_INET, &p->arp[i].ip, ip, sizeof(ip));
-		printf("%s{\"ip\": \"%s\", \"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\"}", i ? ", " : "",
+		fprintf(out, "%s{\"ip\": \"%s\", \"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\"}", i ? ", " : "",
 		       ip, p->arp[i].mac[0], p->arp[i].mac[1], p->arp[i].mac[2], p->arp[i].mac[3],
 		       p->arp[i].mac[4], p->arp[i].mac[5]);
 	}
-	printf("], \"sockets\": [");
+	fprintf(out, "], \"sockets\": [");
 	for (i = 0; i < p->nsocks && i < FS_PUB_SOCKS; i++) {
 		const struct fs_pub_sock *s = &p->socks[i];
 
-		printf("%s{\"proto\": \"%s\", \"fd\": %d, \"local\": \"%s\", \"remote\": \"%s\", "
+		fprintf(out, "%s{\"proto\": \"%s\", \"fd\": %d, \"local\": \"%s\", \"remote\": \"%s\", "
 		       "\"state\": \"%s\", \"recv_q\": %u, \"recv_q_bytes\": %u, \"rx_dgrams\": %llu, "
 		       "\"tx_dgrams\": %llu, \"drops\": %llu}",
 		       i ? ", " : "", s->proto == 6 ? "tcp" : "udp", s->fd,
@@ -229,7 +258,7 @@ show_json(const struct fs_pub *p, int first)
 		       s->rx_queued, s->rx_queued_bytes, (unsigned long long)s->rx_dgrams,
 		       (unsigned long long)s->tx_dgrams, (unsigned long long)s->drops);
 	}
-	printf("]}");
+	fprintf(out, "]}");
 }
 
 /* Shows every live published process (or just pid); returns how many. */
@@ -242,7 +271,7 @@ show_all(int only, int json)
 	int pid, n = 0;
 
 	if (json)
-		printf("[");
+		fprintf(out, "[");
 	if (only > 0) {
 		if (snapshot(only, &p) == 0) {
 			json ? show_json(&p, 1) : show_text(&p);
@@ -258,7 +287,7 @@ show_all(int only, int json)
 	if (d)
 		closedir(d);
 	if (json)
-		printf("]\n");
+		fprintf(out, "]\n");
 	return n;
 }
 
@@ -273,6 +302,7 @@ main(int argc, char **argv)
 	int c, pid = 0, watch = 0, json = 0, count = -1, n = 0, shown;
 	char *end;
 
+	out = stdout;
 	while ((c = getopt_long(argc, argv, "p:wc:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -310,13 +340,13 @@ main(int argc, char **argv)
 	}
 	for (;;) {
 		if (watch && !json)
-			printf("\033[H\033[2J");
+			fprintf(out, "\033[H\033[2J");
 		shown = show_all(pid, json);
 		if (!shown && !json)
-			printf(pid ? "fastsock-stat: no live fastsock stack in process %d\n"
+			fprintf(out, pid ? "fastsock-stat: no live fastsock stack in process %d\n"
 				   : "fastsock-stat: no live fastsock stacks\n",
 			       pid);
-		fflush(stdout);
+		fflush(out);
 		if (!watch || (count > 0 && ++n >= count))
 			return shown ? 0 : 1;
 		sleep(1);
