@@ -5,6 +5,7 @@
  * program's handlers are installed behind a trampoline that counts, per
  * thread, the handlers it ran; a waiting call compares the count. Handlers
  * the program reads back (oldact) are its own, never the trampoline. */
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 
@@ -16,6 +17,25 @@ struct app_handler {
 };
 
 static struct app_handler app[NSIG];
+
+/* libc's sigaction. Resolved here rather than through FS_REAL: a sanitizer
+ * runtime preloaded before us installs its handlers through this wrapper
+ * while it starts, before anything else of ours may run (this file and
+ * real.c are built without ThreadSanitizer's instrumentation, whose entry
+ * hook crashes until that runtime is up: preload/meson.build). */
+static int
+real_sigaction(int sig, const struct sigaction *act, struct sigaction *oldact)
+{
+	if (fs_unlikely(!fs_real.sigaction)) {
+		fs_real.sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))
+			fs_real_lookup("sigaction", (const void *)real_sigaction);
+		if (!fs_real.sigaction) {
+			errno = ENOSYS;
+			return -1;
+		}
+	}
+	return fs_real.sigaction(sig, act, oldact);
+}
 
 static bool
 is_fn(void *h)
@@ -47,7 +67,7 @@ sigaction(int sig, const struct sigaction *act, struct sigaction *oldact)
 	int r;
 
 	if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
-		return FS_REAL(sigaction, sig, act, oldact);
+		return real_sigaction(sig, act, oldact);
 	prev = app[sig];
 	if (act) {
 		fn = (act->sa_flags & SA_SIGINFO) ? (void *)act->sa_sigaction
@@ -62,7 +82,7 @@ sigaction(int sig, const struct sigaction *act, struct sigaction *oldact)
 			act = &mine;
 		}
 	}
-	r = FS_REAL(sigaction, sig, act, &old);
+	r = real_sigaction(sig, act, &old);
 	if (r < 0) {
 		app[sig] = prev;
 		return r;

@@ -78,8 +78,10 @@ fs_stk_lock_slow(void)
 		if (v == 0) {
 			/* Others may sleep on it still: keep them noted. */
 			if (__atomic_compare_exchange_n(&fs_stk->lock, &v, me | FS_LOCK_WAITERS, false,
-							__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+							__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+				FS_TSAN_ACQUIRE(&fs_stk->lock);
 				return;
+			}
 			continue;
 		}
 		if (!(v & FS_LOCK_WAITERS) &&
@@ -199,6 +201,20 @@ fs_stk_poll_locked(void)
 	return n;
 }
 
+/* Frames the device brought in so far, and the family's size: read
+ * without the lock (stale is fine: a hint to yield). */
+static FS_PEEK uint64_t
+rx_count(void)
+{
+	return fs_stk->dev->rx_pkts;
+}
+
+static FS_PEEK unsigned
+family_peek(void)
+{
+	return fs_stk->family_n;
+}
+
 /* This thread's waiter, in the family's memory (other processes walk the
  * list); made at its first sleep, forgotten by a forked child. */
 static __thread struct fs_waiter *self;
@@ -273,7 +289,7 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 			r = 1;
 			break;
 		}
-		rx = fs_stk->dev->rx_pkts;
+		rx = rx_count();
 		fs_stk_progress();
 		if (ready(arg)) {
 			r = 1;
@@ -282,7 +298,7 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 		/* Frames came in, and not for us: in a family of processes
 		 * (a master and its workers sharing a core) they are likely
 		 * another process's, which must run to read them. */
-		if (fs_stk->dev->rx_pkts != rx && fs_stk->family_n > 1)
+		if (rx_count() != rx && family_peek() > 1)
 			sched_yield();
 		if (fs_unlikely(fs_sig_seen != sigs)) {
 			r = -EINTR; /* a handler ran while we spun */
@@ -1054,7 +1070,8 @@ start(void)
 int
 fs_stk_ensure(const struct fs_config *c)
 {
-	start_cfg = c;
+	/* Every caller stores the same pointer (atomic: threads may race here). */
+	__atomic_store_n(&start_cfg, c, __ATOMIC_RELAXED);
 	pthread_once(&start_once, start);
 	return start_result;
 }

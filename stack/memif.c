@@ -441,7 +441,7 @@ rx_give_back(struct mif *m, struct ring *r)
 
 	if (m->rx_given == cur && (m->server || r->head == (uint16_t)(cur + m->rx_mask + 1)))
 		return;
-	m->rx_given = cur;
+	__atomic_store_n(&m->rx_given, cur, __ATOMIC_RELAXED); /* mif_rx_idle reads it */
 	if (m->server) {
 		__atomic_store_n(&r->tail, cur, __ATOMIC_RELEASE);
 		return;
@@ -509,7 +509,7 @@ mif_rx(struct fs_dev *d, struct fs_rxframe *f, uint16_t n)
 		d->rx_bytes += len;
 		got++;
 	}
-	m->rx_next = cur;
+	__atomic_store_n(&m->rx_next, cur, __ATOMIC_RELAXED); /* mif_rx_idle reads it */
 	return got;
 }
 
@@ -517,10 +517,12 @@ static bool
 mif_rx_idle(struct fs_dev *d)
 {
 	struct mif *m = M(d);
-	struct ring *r = m->rxr;
+	bool up = __atomic_load_n(&m->up, __ATOMIC_ACQUIRE);
+	struct ring *r;
 
-	if (!m->up || mine.gen != m->gen)
-		return !m->up;
+	if (!up || mine.gen != __atomic_load_n(&m->gen, __ATOMIC_RELAXED))
+		return !up;
+	r = m->rxr;
 	/* Slots not given back yet: the next receive does it. */
 	return __atomic_load_n(m->server ? &r->head : &r->tail, __ATOMIC_RELAXED) ==
 		       __atomic_load_n(&m->rx_next, __ATOMIC_RELAXED) &&
@@ -805,8 +807,9 @@ teardown(struct mif *m, const char *why)
 	if (m->up)
 		FS_INFO("memif: link to %s down (%s)", m->peer[0] ? m->peer : "the peer",
 			why ? why : "the peer left");
-	m->up = false;
-	m->gen++;
+	/* Atomic: mif_rx_idle reads them without the lock. */
+	__atomic_store_n(&m->up, false, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->gen, m->gen + 1, __ATOMIC_RELAXED);
 	for (i = 0; i < m->ntx; i++)
 		buf_put(m, m->tx[i]);
 	d->tx_full += m->ntx + m->tx_resv;
@@ -976,8 +979,9 @@ client_connect(struct mif *m)
 	if (msg_send(fd, &msg, -1) < 0 || expect(fd, &msg, MSG_CONNECTED, &afd) < 0)
 		goto fail;
 	stk_lock();
-	m->up = true;
-	m->gen++;
+	/* After the rings: mif_rx_idle reads them once it sees up. */
+	__atomic_store_n(&m->gen, m->gen + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->up, true, __ATOMIC_RELEASE);
 	m->conn_pid = getpid();
 	stk_unlock();
 	mine.conn = fd;
@@ -1126,8 +1130,9 @@ server_accept(struct mif *m)
 	m->rxr->flags = RING_MASK_INT;
 	m->rx_next = m->rx_given = 0;
 	m->tx_resv = 0;
-	m->up = true;
-	m->gen++;
+	/* After the rings: mif_rx_idle reads them once it sees up. */
+	__atomic_store_n(&m->gen, m->gen + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->up, true, __ATOMIC_RELEASE);
 	fs_stk_unlock();
 	mine.conn = fd;
 	mine.efd_rx = efd[0];

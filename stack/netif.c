@@ -1047,7 +1047,7 @@ fs_nif_loop(void)
 	return true;
 }
 
-bool
+FS_PEEK bool
 fs_nif_loop_pending(void)
 {
 	return __atomic_load_n(&nif.loop_first, __ATOMIC_RELAXED) != NULL;

@@ -91,6 +91,22 @@ void fs_stk_flush_locked(void);
  * dead holder, engine.c), and glibc's robust mutex costs more than
  * sharing may (docs/benchmarks.md, 2026-12-06). */
 #define FS_LOCK_WAITERS 0x80000000u
+/* FS_PEEK marks a function that reads, without the lock, what the lock's
+ * holder writes, where a stale value is fine (its caller looks again under
+ * the lock or is woken): hidden from ThreadSanitizer, which reports such a
+ * read as the race it is. ThreadSanitizer is told of the lock's acquire
+ * and release (FS_TSAN_*): without that it reported races between
+ * accesses that both were under the lock (2026-12-07). */
+#ifdef __SANITIZE_THREAD__
+#define FS_PEEK __attribute__((no_sanitize_thread, noinline))
+#include <sanitizer/tsan_interface.h>
+#define FS_TSAN_ACQUIRE(p) __tsan_acquire(p)
+#define FS_TSAN_RELEASE(p) __tsan_release(p)
+#else
+#define FS_PEEK
+#define FS_TSAN_ACQUIRE(p) ((void)0)
+#define FS_TSAN_RELEASE(p) ((void)0)
+#endif
 void fs_stk_lock_slow(void);
 void fs_stk_lock_wake(void);
 
@@ -103,8 +119,11 @@ fs_stk_trylock(void)
 {
 	uint32_t free_ = 0;
 
-	return __atomic_compare_exchange_n(&fs_stk->lock, &free_, fs_family_slot + 1, false,
-					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+	if (!__atomic_compare_exchange_n(&fs_stk->lock, &free_, fs_family_slot + 1, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return false;
+	FS_TSAN_ACQUIRE(&fs_stk->lock);
+	return true;
 }
 
 static inline void
@@ -117,6 +136,7 @@ fs_stk_lock(void)
 static inline void
 fs_stk_unlock(void)
 {
+	FS_TSAN_RELEASE(&fs_stk->lock);
 	if (fs_unlikely(__atomic_exchange_n(&fs_stk->lock, 0, __ATOMIC_RELEASE) & FS_LOCK_WAITERS))
 		fs_stk_lock_wake();
 }

@@ -1098,7 +1098,7 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	return wait_connected(t);
 }
 
-static bool
+static FS_PEEK bool
 acceptable(void *s)
 {
 	struct fs_tcp *t = s;
@@ -1390,7 +1390,7 @@ tcp_setsockopt_(void *s, int level, int opt, const void *v, socklen_t n)
 
 /* ---- receive ---- */
 
-static bool
+static FS_PEEK bool
 readable(void *s)
 {
 	struct fs_tcp *t = s;

@@ -78,7 +78,7 @@ static struct raw_pcb *icmp_watch;
 static unsigned
 queued(const struct fs_udp *u)
 {
-	return __atomic_load_n(&u->tail, __ATOMIC_ACQUIRE) - u->head;
+	return __atomic_load_n(&u->tail, __ATOMIC_ACQUIRE) - __atomic_load_n(&u->head, __ATOMIC_RELAXED);
 }
 
 /* The readers' lock: a spin (a reader holds it while it copies one
@@ -129,7 +129,7 @@ deliver(struct fs_udp *u, struct pbuf *p, uint32_t addr, uint16_t port)
 
 	/* As the kernel: a datagram fits while the queue is under rcvbuf. */
 	if (t - __atomic_load_n(&u->head, __ATOMIC_ACQUIRE) >= QCAP ||
-	    u->qbytes + p->tot_len > (size_t)u->rcvbuf) {
+	    __atomic_load_n(&u->qbytes, __ATOMIC_RELAXED) + p->tot_len > (size_t)u->rcvbuf) {
 		u->drops++;
 		fs_stk->drops.rx_queue_full++;
 		pbuf_free(p);

@@ -65,7 +65,7 @@ sleep_ms(int ms)
 
 /* Step 2: calls that end however the race goes. */
 static int busy_fd;
-static volatile int busy_stop;
+static int busy_stop; /* __atomic: ThreadSanitizer runs this too */
 
 static void *
 busy(void *arg)
@@ -74,7 +74,7 @@ busy(void *arg)
 	char b[64];
 	unsigned long calls = 0;
 
-	while (!busy_stop) {
+	while (!__atomic_load_n(&busy_stop, __ATOMIC_RELAXED)) {
 		struct pollfd p = {busy_fd, POLLIN | POLLOUT, 0};
 
 		switch (kind) {
@@ -143,13 +143,13 @@ main(int argc, char **argv)
 		busy_fd = udp_bound(port);
 		to.sin_port = htons(port);
 		connect(busy_fd, (struct sockaddr *)&to, sizeof(to));
-		busy_stop = 0;
+		__atomic_store_n(&busy_stop, 0, __ATOMIC_RELAXED);
 		for (k = 0; k < 4; k++)
 			pthread_create(&b[k], NULL, busy, (void *)(k < 2 ? k : 2));
 		sleep_ms(20);
 		close(busy_fd);
 		sleep_ms(20);
-		busy_stop = 1;
+		__atomic_store_n(&busy_stop, 1, __ATOMIC_RELAXED);
 		for (k = 0; k < 4; k++) {
 			void *calls;
 

@@ -33,7 +33,7 @@
 
 static struct sockaddr_in srv;
 static int lfd;
-static volatile int stop;
+static int stop; /* __atomic: ThreadSanitizer runs this too */
 static unsigned accepted[ACCEPTORS];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long conns_ok, conns_bad, bytes_ok;
@@ -64,7 +64,7 @@ acceptor(void *arg)
 
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
 		die("epoll");
-	while (!stop) {
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		struct epoll_event got;
 		char buf[16384];
 		ssize_t n;
@@ -155,7 +155,7 @@ client(void *arg)
 
 /* dup2 and close racing with a receiving thread. */
 static int race_fd;
-static volatile int race_stop;
+static int race_stop;
 
 static void *
 race_reader(void *unused)
@@ -163,7 +163,7 @@ race_reader(void *unused)
 	char b[64];
 
 	(void)unused;
-	while (!race_stop)
+	while (!__atomic_load_n(&race_stop, __ATOMIC_RELAXED))
 		recv(race_fd, b, sizeof(b), MSG_DONTWAIT);
 	return NULL;
 }
@@ -180,7 +180,7 @@ race_round(void)
 	a.sin_port = 0;
 	if (race_fd < 0 || bind(race_fd, (struct sockaddr *)&a, sizeof(a)) < 0)
 		die("race socket");
-	race_stop = 0;
+	__atomic_store_n(&race_stop, 0, __ATOMIC_RELAXED);
 	pthread_create(&r, NULL, race_reader, NULL);
 	nanosleep(&t, NULL);
 	fresh = socket(AF_INET, SOCK_DGRAM, 0);
@@ -191,7 +191,7 @@ race_round(void)
 	nanosleep(&t, NULL);
 	close(race_fd);
 	nanosleep(&t, NULL);
-	race_stop = 1;
+	__atomic_store_n(&race_stop, 1, __ATOMIC_RELAXED);
 	pthread_join(r, NULL);
 }
 
@@ -228,7 +228,7 @@ main(int argc, char **argv)
 		race_round();
 		races++;
 	}
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 	for (k = 0; k < ACCEPTORS; k++) {
 		pthread_join(acc[k], NULL);
 		total += accepted[k];
