@@ -54,7 +54,7 @@ struct fs_udp {
 	/* Receive ring: tail written by the stack, head by readers. */
 	struct dgram q[QCAP];
 	unsigned head, tail;
-	size_t qbytes; /* bytes queued; under the stack lock */
+	size_t qbytes; /* bytes queued (__atomic: readers take theirs off without the lock) */
 	int rlock; /* readers, one at a time (rlock_take) */
 	/* The kernel socket keeps every option; these are the ones the data
 	 * path needs, read back from it when set (no system call per packet). */
@@ -909,7 +909,7 @@ close_locked(struct fs_udp *u, bool forget_dual)
 	udp_remove(u->pcb);
 	while (queued(u)) {
 		pbuf_free(u->q[u->head % QCAP].p);
-		u->head++;
+		__atomic_store_n(&u->head, u->head + 1, __ATOMIC_RELAXED); /* queued() peeks */
 	}
 	fs_obj_free(u);
 }
@@ -1024,7 +1024,7 @@ fs_udp_publish(struct fs_pub_sock *p, unsigned max)
 			.laddr = ip4_addr_get_u32(ip_2_ip4(&u->pcb->local_ip)),
 			.raddr = u->connected ? ip4_addr_get_u32(ip_2_ip4(&u->pcb->remote_ip)) : 0,
 			.rx_queued = queued(u),
-			.rx_queued_bytes = (uint32_t)u->qbytes,
+			.rx_queued_bytes = (uint32_t)__atomic_load_n(&u->qbytes, __ATOMIC_RELAXED),
 			.rx_dgrams = __atomic_load_n(&u->tail, __ATOMIC_RELAXED),
 			.tx_dgrams = u->sent,
 			.drops = u->drops,
