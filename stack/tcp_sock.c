@@ -75,6 +75,7 @@ struct fs_tcp {
 	bool nodelay, cork, keepalive;
 	int linger_on, linger_s;
 	uint32_t keep_idle_s, keep_intvl_s, keep_cnt;
+	uint32_t user_timeout_ms; /* TCP_USER_TIMEOUT (0: retransmissions' count) */
 	uint32_t snd_limit;  /* bytes in flight allowed by SO_SNDBUF (0: lwIP's) */
 	uint32_t rcv_limit;  /* bytes held allowed by SO_RCVBUF (0: RCV_CAP_DEFAULT) */
 	size_t owed;	     /* received bytes not yet given back to lwIP's window */
@@ -84,11 +85,12 @@ struct fs_tcp {
 	struct fs_tcp *delack_next;
 	bool delack_on;
 	/* Our retransmission timer (fs_tcp_rto): the ACK point it last saw
-	 * move, since when, and how many timeouts in a row. */
+	 * move, since when (moved at each timeout too), how many timeouts in
+	 * a row, and when the first of them came. */
 	bool rto_armed;
 	uint8_t rto_shift;
 	uint32_t rto_ack;
-	uint64_t rto_since;
+	uint64_t rto_since, rexmit_since;
 	/* The round-trip time (rtt_arm, rtt_sample): the segment timed, and
 	 * the smoothed estimate in ns (0: none yet). */
 	bool rtt_timing;
@@ -290,7 +292,20 @@ fs_tcp_rto(uint64_t now)
 			t->rto_armed = true;
 			t->rto_ack = pcb->lastack;
 			t->rto_since = now;
+			t->rexmit_since = 0;
 			t->rto_shift = 0;
+			continue;
+		}
+		/* TCP_USER_TIMEOUT: that long since the first retransmission
+		 * with still no ACK ends the connection (ETIMEDOUT), whatever the
+		 * retransmissions' count. Linux counts from its first
+		 * retransmission too, and clamps its timer to fire then (most of
+		 * the time: docs/benchmarks.md, 2026-12-07 13:10). */
+		if (t->user_timeout_ms && t->rexmit_since &&
+		    now - t->rexmit_since >= (uint64_t)t->user_timeout_ms * 1000000) {
+			FS_DBG("tcp socket %d: nothing acknowledged for TCP_USER_TIMEOUT %u ms",
+			       t->kfd, t->user_timeout_ms);
+			tcp_abandon(pcb, 0); /* on_err: ETIMEDOUT */
 			continue;
 		}
 		rto = rto_base_ns(t, min_ns) << t->rto_shift;
@@ -311,6 +326,8 @@ fs_tcp_rto(uint64_t now)
 		t->rtt_timing = false; /* Karn: what comes back may answer either */
 		rto_fire(pcb);
 		t->rto_since = now;
+		if (!t->rexmit_since)
+			t->rexmit_since = now;
 		if (rto < RTO_MAX_NS)
 			t->rto_shift++;
 	}
@@ -555,6 +572,7 @@ sync_opts(struct fs_tcp *t)
 	t->keep_idle_s = (uint32_t)fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPIDLE, 7200);
 	t->keep_intvl_s = (uint32_t)fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPINTVL, 75);
 	t->keep_cnt = (uint32_t)fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPCNT, 9);
+	t->user_timeout_ms = (uint32_t)fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_USER_TIMEOUT, 0);
 	if (fs_kopt_get(t->kfd, SOL_SOCKET, SO_LINGER, &l, &n) == 0) {
 		t->linger_on = l.l_onoff;
 		t->linger_s = l.l_linger;
@@ -748,6 +766,7 @@ on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	c->keep_idle_s = l->keep_idle_s;
 	c->keep_intvl_s = l->keep_intvl_s;
 	c->keep_cnt = l->keep_cnt;
+	c->user_timeout_ms = l->user_timeout_ms;
 	c->linger_on = l->linger_on;
 	c->linger_s = l->linger_s;
 	c->snd_limit = l->snd_limit;
@@ -1176,6 +1195,20 @@ tcp_accept_(void *s, struct sockaddr *a, socklen_t *n, int flags, void **conn)
 		fs_kopt_set(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	if (c->keepalive)
 		fs_kopt_set(fd, SOL_SOCKET, SO_KEEPALIVE, &(int){1}, sizeof(int));
+	/* The rest only when the listener's differ from the defaults (a
+	 * system call each; sync_opts reads them back at the next setsockopt). */
+	if (c->keep_idle_s != 7200)
+		fs_kopt_set(fd, IPPROTO_TCP, TCP_KEEPIDLE, &(int){(int)c->keep_idle_s}, sizeof(int));
+	if (c->keep_intvl_s != 75)
+		fs_kopt_set(fd, IPPROTO_TCP, TCP_KEEPINTVL, &(int){(int)c->keep_intvl_s}, sizeof(int));
+	if (c->keep_cnt != 9)
+		fs_kopt_set(fd, IPPROTO_TCP, TCP_KEEPCNT, &(int){(int)c->keep_cnt}, sizeof(int));
+	if (c->user_timeout_ms)
+		fs_kopt_set(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &(int){(int)c->user_timeout_ms},
+			    sizeof(int));
+	if (c->linger_on)
+		fs_kopt_set(fd, SOL_SOCKET, SO_LINGER,
+			    &(struct linger){c->linger_on, c->linger_s}, sizeof(struct linger));
 	*conn = c;
 	return fd;
 }

@@ -444,6 +444,50 @@ accepted(uint16_t port, uint16_t pport, int *l, uint32_t *y)
  * that connects in a loop reuses its ports): the answer is a SYN-ACK.
  * lwIP alone answers with the old connection's ACK, ignores the peer's
  * RST to it (RFC 1337) and holds the 4-tuple for 2 MSL (120 s). */
+/* TCP_USER_TIMEOUT as Linux's: data the peer never acknowledges ends the
+ * connection with ETIMEDOUT once that long has passed since the first
+ * retransmission (Linux's measure; one RTO, 200 ms here, after the send),
+ * long before the retransmissions' count would (minutes); a blocked recv
+ * returns then. An accepted socket takes
+ * it, and the keepalive settings, from its listener, and answers them in
+ * getsockopt, as the kernel's clone of its listener does. */
+START_TEST(tcp_user_timeout)
+{
+	uint8_t f[128], opt[4] = {2, 4, 5, 0xb4};
+	struct timeval tv = {5, 0};
+	struct timespec t0, t1;
+	int l, c, v = 300, idle = 30;
+	socklen_t n = sizeof(v);
+	uint32_t y;
+	long ms;
+
+	l = listening(8710);
+	ck_assert_int_eq(setsockopt(l, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof(v)), 0);
+	ck_assert_int_eq(setsockopt(l, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)), 0);
+	inject(f, tcp_frame(f, 47010, 8710, 1000, 0, 0x02, 65535, opt, 4, NULL, 0));
+	ck_assert_int_ge(take(0x0800, 6), 54);
+	y = seq_of(fr);
+	inject(f, tcp_frame(f, 47010, 8710, 1001, y + 1, 0x10, 65535, NULL, 0, NULL, 0));
+	c = accept(l, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+	v = idle = 0;
+	ck_assert_int_eq(getsockopt(c, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, &n), 0);
+	ck_assert_int_eq(v, 300);
+	ck_assert_int_eq(getsockopt(c, IPPROTO_TCP, TCP_KEEPIDLE, &idle, &n), 0);
+	ck_assert_int_eq(idle, 30);
+	ck_assert_int_eq(setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(send(c, "never acked", 11, 0), 11);
+	ck_assert_int_eq(recv(c, fr, sizeof(fr), 0), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_eq(errno, ETIMEDOUT);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_msg(ms >= 490 && ms < 1500, "ETIMEDOUT after %ld ms, not about 500", ms);
+	close(c);
+	close(l);
+}
+END_TEST
+
 START_TEST(tcp_syn_reopens_time_wait)
 {
 	uint8_t f[128], opt[4] = {2, 4, 5, 0xb4};
@@ -1891,6 +1935,7 @@ make_suite(void)
 	tcase_add_test(t, sizes);
 	tcase_add_test(t, largest_datagram_both_ways);
 	tcase_add_test(t, tcp_to_own_address);
+	tcase_add_test(t, tcp_user_timeout);
 	tcase_add_test(t, unknown_port_gets_icmp);
 	tcase_add_test(t, bad_frames_counted);
 	tcase_add_test(t, full_queue_drops_counted);
