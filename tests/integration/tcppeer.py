@@ -11,6 +11,9 @@ between the kernel and fastsock. Cases:
   zero-window  the peer does not read for 3 s while the victim fills the window
   syn-flood    5,000 SYNs from addresses that never answer, then 20 real
                connections, each echoed
+  vanish       the peer's host vanishes (its address removed: no RST, no
+               ACK) while the victim, with TCP_USER_TIMEOUT 300 ms, sends
+               and waits in recv: ETIMEDOUT in time, then EPIPE
 """
 import errno
 import json
@@ -85,6 +88,27 @@ def server(case, addr, port):
             print('victim: recv after the reset succeeded')
         except OSError as e:
             print('victim: recv after the reset: %s' % errno.errorcode[e.errno])
+    elif case == 'vanish':
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 300)
+        c.sendall(b'go')  # the peer removes its address when it reads this
+        time.sleep(0.5)
+        c.settimeout(10)
+        start = time.monotonic()
+        c.sendall(b'anyone there?')
+        try:
+            c.recv(100)
+            print('victim: recv returned')
+        except OSError as e:
+            ms = (time.monotonic() - start) * 1000
+            # Linux: 300 ms after its first retransmission, which comes
+            # one RTO (200 ms here) after the send; its timer's clamping
+            # varies (tests: 500-1500 ms for 300).
+            print('victim: recv: %s %s' % (errno.errorcode.get(e.errno, e),
+                                           'in time' if 450 <= ms < 2000 else 'after %.0f ms' % ms))
+        try:
+            c.send(b'x')
+        except OSError as e:
+            print('victim: send after it: %s' % errno.errorcode.get(e.errno, e))
     elif case == 'zero-window':
         c.setblocking(False)
         data = pattern(1 << 26)
@@ -151,6 +175,13 @@ def client(case, addr, port):
             got += len(c.recv(65536))
         linger_reset(c)
         time.sleep(1)
+    elif case == 'vanish':
+        c.recv(10)
+        dev = 'fsl1' if addr.startswith('10.99.') else 'fsl3'
+        me = c.getsockname()[0]
+        subprocess.run(['ip', 'addr', 'del', me + '/24', 'dev', dev], check=True)
+        print('peer: gone')
+        time.sleep(3)
     elif case == 'zero-window':
         time.sleep(4)
         buf = bytearray()
