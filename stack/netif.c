@@ -308,6 +308,42 @@ check_frame(const uint8_t *b, uint16_t len)
 	return fs_csum_fold(sum) == 0xffff ? FRAME_OK_L4 : FRAME_BAD_CSUM;
 }
 
+/* lwIP 2.1.3 applies an MSS option found in any segment (tcp_parseopt
+ * runs for every segment in every state); RFC 9293 sends it in SYNs only
+ * and Linux ignores it elsewhere. A peer could so shrink a live
+ * connection's MSS at will, down to 1 byte, and with it break tcp_write's
+ * bookkeeping of the segments it queued: lwIP's assertion "mss_local is
+ * too small" aborted the program (found by tests/fuzz fuzz_frames' live
+ * connection). Here such an option becomes NOPs, in a segment whose
+ * checksum was verified already or needs none (FRAME_OK_L4: lwIP does
+ * not verify it again). Fragments, which lwIP reassembles and verifies
+ * itself, are not looked at. */
+static void
+late_mss_off(uint8_t *b, uint16_t len)
+{
+	uint8_t *ip = b + SIZEOF_ETH_HDR, *t;
+	unsigned ihl = (ip[0] & 15u) * 4, hlen, i = 20, n;
+
+	if (SIZEOF_ETH_HDR + ihl + 20u > len)
+		return;
+	t = ip + ihl;
+	hlen = (t[12] >> 4) * 4u;
+	if (hlen <= 20 || (t[13] & TCP_SYN) || SIZEOF_ETH_HDR + ihl + hlen > len)
+		return;
+	while (i < hlen && t[i] != 0) { /* 0: the end of the options */
+		if (t[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= hlen || t[i + 1] < 2 || i + t[i + 1] > hlen)
+			return;
+		n = t[i + 1];
+		if (t[i] == 2)
+			memset(t + i, 1, n);
+		i += n;
+	}
+}
+
 /* An IPv4 TCP segment; the frame passed check_frame. */
 static bool
 is_tcp(const uint8_t *b)
@@ -608,6 +644,8 @@ fs_nif_input(struct fs_rxframe *f)
 		dev->ops->rx_free(dev, f->handle);
 		return;
 	}
+	if (v == FRAME_OK_L4 && is_tcp(f->data))
+		late_mss_off(f->data, f->len);
 	/* A link that cannot lose frames (memif) needs no loss recovery. */
 	tcp = !dev->lossless && is_tcp(f->data);
 	if (f->scratch && ((uintptr_t)f->scratch & 7) == 0 &&

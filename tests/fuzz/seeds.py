@@ -63,6 +63,26 @@ def main():
         "tcp-ack-data": ip(6, tcp(80, 0x18, seq=1001, ack=1, data=b"GET / HTTP/1.0\r\n\r\n")),
         "tcp-rst": ip(6, tcp(80, 0x04, seq=1001)),
     }
+    # Segments for fuzz_frames' live connection: 'L', then records of
+    # flags, sequence and acknowledgement offsets (signed 16 bits), window,
+    # options (words), payload length, what our end does after (1 send,
+    # 2 read), then options and payload.
+    def rec(flags, seq=0, ack=0, win=65535, opts=b"", data=b"", act=3):
+        return struct.pack("!BhhHBHB", flags, seq, ack, win, len(opts) // 4, len(data), act) + opts + data
+
+    sack = bytes([1, 1, 5, 10]) + bytes(8)
+    seeds.update({
+        "live-data": b"L" + rec(0x18, data=b"GET / HTTP/1.1\r\n\r\n"),
+        "live-ack": b"L" + rec(0x10, act=1) + rec(0x10),
+        "live-out-of-order": b"L" + rec(0x18, seq=1000, data=b"later" * 20, act=1) + rec(0x18, data=b"now"),
+        "live-zero-window": b"L" + rec(0x10, win=0, act=1) + rec(0x10, win=1000, act=1),
+        "live-dup-ack-sack": b"L" + rec(0x10, act=1) + rec(0x10, ack=-300, opts=sack) * 3,
+        "live-fin": b"L" + rec(0x18, data=b"bye") + rec(0x11),
+        "live-rst": b"L" + rec(0x10, act=1) + rec(0x04),
+        "live-timestamps": b"L" + rec(0x18, opts=bytes([1, 1, 8, 10]) + bytes(8), data=b"ts"),
+        "live-late-mss": b"L" + rec(0x10, act=1) + rec(0x10, win=0, opts=bytes([2, 4, 0, 16]), act=1) +
+                         rec(0x10, act=1),
+    })
     for name, frame in seeds.items():
         with open(os.path.join(out, name), "wb") as f:
             f.write(frame)

@@ -488,6 +488,33 @@ START_TEST(tcp_user_timeout)
 }
 END_TEST
 
+/* An MSS option outside a SYN is ignored, as Linux ignores it (RFC 9293
+ * sends it in SYNs only): lwIP 2.1.3 would apply it to the live
+ * connection, and a peer that shrank it below what tcp_write had queued
+ * aborted the program on lwIP's assertion (fuzz_frames found it). A
+ * 300-byte write after an ACK carrying MSS 16 still leaves as one
+ * segment; queued writes around it do not abort. */
+START_TEST(tcp_mss_option_after_syn_ignored)
+{
+	uint8_t f[128], mss16[4] = {2, 4, 0, 16};
+	char big[300];
+	uint32_t y;
+	int l, c;
+
+	c = accepted(8720, 47020, &l, &y);
+	inject(f, tcp_frame(f, 47020, 8720, 1001, y + 1, 0x10, 65535, mss16, 4, NULL, 0));
+	memset(big, 'm', sizeof(big));
+	ck_assert_int_eq(send(c, big, sizeof(big), 0), 300);
+	ck_assert_int_eq(take_tcp(fr, sizeof(fr), 1500, 47020), 300);
+	/* Unacknowledged and queued behind it, then more. */
+	ck_assert_int_eq(send(c, big, sizeof(big), MSG_MORE), 300);
+	inject(f, tcp_frame(f, 47020, 8720, 1001, y + 1, 0x10, 0, mss16, 4, NULL, 0));
+	ck_assert_int_eq(send(c, big, sizeof(big), MSG_DONTWAIT), 300);
+	close(c);
+	close(l);
+}
+END_TEST
+
 START_TEST(tcp_syn_reopens_time_wait)
 {
 	uint8_t f[128], opt[4] = {2, 4, 5, 0xb4};
@@ -1936,6 +1963,7 @@ make_suite(void)
 	tcase_add_test(t, largest_datagram_both_ways);
 	tcase_add_test(t, tcp_to_own_address);
 	tcase_add_test(t, tcp_user_timeout);
+	tcase_add_test(t, tcp_mss_option_after_syn_ignored);
 	tcase_add_test(t, unknown_port_gets_icmp);
 	tcase_add_test(t, bad_frames_counted);
 	tcase_add_test(t, full_queue_drops_counted);
