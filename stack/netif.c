@@ -314,10 +314,9 @@ check_frame(const uint8_t *b, uint16_t len)
  * connection's MSS at will, down to 1 byte, and with it break tcp_write's
  * bookkeeping of the segments it queued: lwIP's assertion "mss_local is
  * too small" aborted the program (found by tests/fuzz fuzz_frames' live
- * connection). Here such an option becomes NOPs, in a segment whose
- * checksum was verified already or needs none (FRAME_OK_L4: lwIP does
- * not verify it again). Fragments, which lwIP reassembles and verifies
- * itself, are not looked at. */
+ * connection). Here such an option becomes NOPs, the checksum updated
+ * for it (RFC 1624), in a whole segment or the first fragment of one
+ * (lwIP verifies the reassembled segment). */
 static void
 late_mss_off(uint8_t *b, uint16_t len)
 {
@@ -338,10 +337,30 @@ late_mss_off(uint8_t *b, uint16_t len)
 		if (i + 1 >= hlen || t[i + 1] < 2 || i + t[i + 1] > hlen)
 			return;
 		n = t[i + 1];
-		if (t[i] == 2)
+		if (t[i] == 2) {
+			unsigned lo = i & ~1u, hi = (i + n + 1) & ~1u;
+			uint16_t old = fs_csum_fold(fs_csum_add(0, t + lo, hi - lo));
+			uint16_t hc = (uint16_t)(t[16] << 8 | t[17]);
+			uint32_t sum;
+
 			memset(t + i, 1, n);
+			sum = (uint32_t)(uint16_t)~hc + (uint16_t)~old +
+			      fs_csum_fold(fs_csum_add(0, t + lo, hi - lo));
+			hc = (uint16_t)~fs_csum_fold(sum);
+			t[16] = (uint8_t)(hc >> 8);
+			t[17] = (uint8_t)hc;
+		}
 		i += n;
 	}
+}
+
+/* The first fragment of an IPv4 datagram (offset 0, more to come). */
+static bool
+first_fragment(const uint8_t *b)
+{
+	const uint8_t *ip = b + SIZEOF_ETH_HDR;
+
+	return (ip[6] & 0x20) && (ip[6] & 0x1f) == 0 && ip[7] == 0;
 }
 
 /* An IPv4 TCP segment; the frame passed check_frame. */
@@ -644,7 +663,7 @@ fs_nif_input(struct fs_rxframe *f)
 		dev->ops->rx_free(dev, f->handle);
 		return;
 	}
-	if (v == FRAME_OK_L4 && is_tcp(f->data))
+	if (is_tcp(f->data) && (v == FRAME_OK_L4 || (v == FRAME_OK_IP && first_fragment(f->data))))
 		late_mss_off(f->data, f->len);
 	/* A link that cannot lose frames (memif) needs no loss recovery. */
 	tcp = !dev->lossless && is_tcp(f->data);

@@ -78,6 +78,18 @@ ipv4(uint8_t *ip, uint8_t proto, uint32_t src, uint32_t dst, size_t len)
 	return 20;
 }
 
+/* The IPv4 header's checksum made anew after a change. */
+static inline void
+ipv4_recsum(uint8_t *ip)
+{
+	uint16_t c;
+
+	ip[10] = ip[11] = 0;
+	c = csum(ip, 20, 0);
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+}
+
 /* A UDP datagram from the peer to dst:dport with a correct checksum. */
 static inline size_t
 udp_frame(uint8_t *f, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,

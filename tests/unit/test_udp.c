@@ -515,6 +515,47 @@ START_TEST(tcp_mss_option_after_syn_ignored)
 }
 END_TEST
 
+/* The same option in a segment that comes in two IPv4 fragments: the
+ * first fragment's option is blanked with its checksum made right, so
+ * lwIP's check of the reassembled segment passes and the data arrives;
+ * the MSS stays. */
+START_TEST(tcp_mss_option_in_a_fragment_ignored)
+{
+	uint8_t f[128], g[128], mss16[4] = {2, 4, 0, 16};
+	char big[300], got[32];
+	uint32_t y;
+	size_t n;
+	int l, c;
+
+	c = accepted(8730, 47030, &l, &y);
+	/* 24 bytes of TCP header, 16 of data: fragments of 24 and 16. */
+	n = tcp_frame(f, 47030, 8730, 1001, y + 1, 0x18, 65535, mss16, 4, "sixteen bytes ok", 16);
+	ck_assert_uint_eq(n, 14 + 20 + 40);
+	memcpy(g, f, 14 + 20);
+	memcpy(g + 34, f + 34 + 24, 16);
+	ipv4(f + 14, 6, ip_of(PEER_IP), ip_of(US_IP), 24);
+	f[14 + 4] = 0x12; /* an identification of its own */
+	f[14 + 6] = 0x20; /* more fragments, offset 0 */
+	ipv4_recsum(f + 14);
+	ipv4(g + 14, 6, ip_of(PEER_IP), ip_of(US_IP), 16);
+	g[14 + 4] = 0x12;
+	g[14 + 7] = 3; /* offset 24 bytes */
+	ipv4_recsum(g + 14);
+	inject(f, 14 + 20 + 24);
+	inject(g, 14 + 20 + 16);
+	ck_assert_int_eq(recv(c, got, sizeof(got), MSG_DONTWAIT), 16);
+	ck_assert_int_eq(memcmp(got, "sixteen bytes ok", 16), 0);
+	memset(big, 'm', sizeof(big));
+	ck_assert_int_eq(send(c, big, sizeof(big), 0), 300);
+	do
+		n = (size_t)take_tcp(fr, sizeof(fr), 1500, 47030);
+	while (n == 0); /* the ACK of the data first */
+	ck_assert_uint_eq(n, 300);
+	close(c);
+	close(l);
+}
+END_TEST
+
 START_TEST(tcp_syn_reopens_time_wait)
 {
 	uint8_t f[128], opt[4] = {2, 4, 5, 0xb4};
@@ -1964,6 +2005,7 @@ make_suite(void)
 	tcase_add_test(t, tcp_to_own_address);
 	tcase_add_test(t, tcp_user_timeout);
 	tcase_add_test(t, tcp_mss_option_after_syn_ignored);
+	tcase_add_test(t, tcp_mss_option_in_a_fragment_ignored);
 	tcase_add_test(t, unknown_port_gets_icmp);
 	tcase_add_test(t, bad_frames_counted);
 	tcase_add_test(t, full_queue_drops_counted);
