@@ -408,6 +408,23 @@ have_hugepages(void)
 	return free_pages > 0;
 }
 
+/* The first of the user's EAL arguments (FASTSOCK_EAL_ARGS) that only
+ * works with hugepages, or NULL. */
+static const char *
+wants_hugepages(const struct fs_config *c)
+{
+	static const char *const opts[] = {"--socket-mem",	    "--socket-limit", "--huge-dir",
+					   "--huge-unlink",	    "--legacy-mem",
+					   "--single-file-segments", "--match-allocations"};
+	size_t i, j;
+
+	for (i = 0; i < (size_t)c->eal_argc; i++)
+		for (j = 0; j < sizeof(opts) / sizeof(opts[0]); j++)
+			if (strncmp(c->eal_argv[i], opts[j], strlen(opts[j])) == 0)
+				return c->eal_argv[i];
+	return NULL;
+}
+
 /* Runs rte_eal_init without letting it change what the program sees:
  * EAL pins the calling thread to its main lcore (we restore the thread's
  * CPU set) and starts threads that inherit the signal mask (we block every
@@ -437,6 +454,15 @@ eal_start(const struct fs_config *c)
 	argv[argc++] = prefix;
 	argv[argc++] = "--no-telemetry";
 	argv[argc++] = loglvl;
+	if (!have_hugepages() && wants_hugepages(c)) {
+		/* DPDK would say only "invalid argument" or fail to map. */
+		FS_ERR("FASTSOCK_EAL_ARGS asks for hugepages (%s), but none are free here "
+		       "(HugePages_Free is 0 in /proc/meminfo): reserve some (as root, e.g. echo 512 > "
+		       "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages) or leave the option "
+		       "out (fastsock then runs DPDK without hugepages); everything runs on the kernel",
+		       wants_hugepages(c));
+		return -1;
+	}
 	if (!have_hugepages()) {
 		/* 22.11 refuses --no-huge with --in-memory; --no-shconf keeps
 		 * the process from sharing a config file instead. */
