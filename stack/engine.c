@@ -734,6 +734,7 @@ fs_family_check(bool force)
 		    __atomic_compare_exchange_n(&fs_stk->lock, &v,
 						(fs_family_slot + 1) | (v & FS_LOCK_WAITERS), false,
 						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+			FS_TSAN_ACQUIRE(&fs_stk->lock);
 			held_by = (int)owner;
 			break;
 		}
