@@ -329,6 +329,10 @@ late_mss_off(uint8_t *b, uint16_t len)
 	hlen = (t[12] >> 4) * 4u;
 	if (hlen <= 20 || (t[13] & TCP_SYN) || SIZEOF_ETH_HDR + ihl + hlen > len)
 		return;
+	/* Most segments with options carry only the timestamp, laid out as
+	 * every stack does (NOP, NOP, kind 8 length 10): nothing to look at. */
+	if (hlen == 32 && t[20] == 1 && t[21] == 1 && t[22] == 8 && t[23] == 10)
+		return;
 	while (i < hlen && t[i] != 0) { /* 0: the end of the options */
 		if (t[i] == 1) {
 			i++;
