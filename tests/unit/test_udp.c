@@ -1298,6 +1298,62 @@ START_TEST(fork_while_a_call_holds)
 }
 END_TEST
 
+/* Where process pid waits: its wchan, and /proc/PID/syscall (the call's
+ * number and arguments, or -1 and the user pc outside calls). */
+static void
+stuck_where(pid_t pid, char *buf, size_t len)
+{
+	char path[64], wchan[64] = "", sc[160] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+	if ((f = fopen(path, "re"))) {
+		if (!fgets(wchan, sizeof(wchan), f))
+			wchan[0] = '\0';
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	if ((f = fopen(path, "re"))) {
+		if (!fgets(sc, sizeof(sc), f))
+			sc[0] = '\0';
+		sc[strcspn(sc, "\n")] = '\0';
+		fclose(f);
+	}
+	snprintf(buf, len, "pid %d wchan \"%s\" syscall \"%s\"", (int)pid, wchan, sc);
+}
+
+/* One byte from the child pid on fd, or the test fails saying where the
+ * child is stuck (15 s: check's own timeout says nothing). */
+static void
+from_child(int fd, char *c, pid_t pid)
+{
+	if (poll(&(struct pollfd){fd, POLLIN, 0}, 1, 15000) == 0) {
+		char where[256];
+
+		stuck_where(pid, where, sizeof(where));
+		kill(pid, SIGKILL);
+		ck_abort_msg("the child is stuck: %s", where);
+	}
+	ck_assert_int_eq(read(fd, c, 1), 1);
+}
+
+/* Waits for the child pid to end (15 s), else fails saying where it is. */
+static void
+child_ends(pid_t pid, int *st)
+{
+	char where[256];
+	int i;
+
+	for (i = 0; i < 1500; i++) {
+		if (waitpid(pid, st, WNOHANG) == pid)
+			return;
+		usleep(10000);
+	}
+	stuck_where(pid, where, sizeof(where));
+	kill(pid, SIGKILL);
+	ck_abort_msg("the child did not end: %s", where);
+}
+
 START_TEST(forked_child_shares)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5001)};
@@ -1330,7 +1386,7 @@ START_TEST(forked_child_shares)
 		(void)!write(cp[1], &ok, 1);
 		exit(0); /* runs atexit handlers: they must leave the parent's alone */
 	}
-	ck_assert_int_eq(read(cp[0], &ok, 1), 1);
+	from_child(cp[0], &ok, pid);
 	ck_assert_msg(ok == 0, "child checks failed: bit mask %#x", ok);
 	/* The child's port is the family's. */
 	k = socket(AF_INET, SOCK_DGRAM, 0);
@@ -1339,9 +1395,9 @@ START_TEST(forked_child_shares)
 	close(k);
 	peer_send(7000, 5000, "to-child", 8);
 	ck_assert_int_eq(write(pc[1], "g", 1), 1);
-	ck_assert_int_eq(read(cp[0], &ok, 1), 1);
+	from_child(cp[0], &ok, pid);
 	ck_assert_msg(ok == 0, "child checks failed: bit mask %#x", ok);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	child_ends(pid, &st);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	/* What the child sent went out on the device. */
 	do
@@ -1363,30 +1419,6 @@ END_TEST
  * there instead of blocking forever (the kernel socket underneath carries
  * nothing; the reader would wait the 5 s out without the shutdown), one line says
  * so, the child leaves the family at once and the parent's socket works. */
-/* Where process pid waits: its wchan, and /proc/PID/syscall (the call's
- * number and arguments, or -1 and the user pc outside calls). */
-static void
-stuck_where(pid_t pid, char *buf, size_t len)
-{
-	char path[64], wchan[64] = "", sc[160] = "";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
-	if ((f = fopen(path, "re"))) {
-		if (!fgets(wchan, sizeof(wchan), f))
-			wchan[0] = '\0';
-		fclose(f);
-	}
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	if ((f = fopen(path, "re"))) {
-		if (!fgets(sc, sizeof(sc), f))
-			sc[0] = '\0';
-		sc[strcspn(sc, "\n")] = '\0';
-		fclose(f);
-	}
-	snprintf(buf, len, "pid %d wchan \"%s\" syscall \"%s\"", (int)pid, wchan, sc);
-}
-
 START_TEST(exec_starts_clean)
 {
 	int fd, st, out[2];
