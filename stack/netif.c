@@ -308,6 +308,24 @@ check_frame(const uint8_t *b, uint16_t len)
 	return fs_csum_fold(sum) == 0xffff ? FRAME_OK_L4 : FRAME_BAD_CSUM;
 }
 
+/* The next option of the TCP header t (hlen bytes) from offset *i (20
+ * for the first): its offset, with its kind at t[at] and its length at
+ * t[at + 1], and *i moved past it; 0 at the end of the options or at one
+ * whose length does not fit, where reading stops (as lwIP's does). */
+static unsigned
+tcp_opt_next(const uint8_t *t, unsigned hlen, unsigned *i)
+{
+	unsigned at;
+
+	while (*i < hlen && t[*i] == 1) /* NOP */
+		(*i)++;
+	at = *i;
+	if (at + 1 >= hlen || t[at] == 0 || t[at + 1] < 2 || at + t[at + 1] > hlen)
+		return 0;
+	*i = at + t[at + 1];
+	return at;
+}
+
 /* lwIP 2.1.3 applies an MSS option found in any segment (tcp_parseopt
  * runs for every segment in every state); RFC 9293 sends it in SYNs only
  * and Linux ignores it elsewhere. A peer could so shrink a live
@@ -321,7 +339,7 @@ static void
 late_mss_off(uint8_t *b, uint16_t len)
 {
 	uint8_t *ip = b + SIZEOF_ETH_HDR, *t;
-	unsigned ihl = (ip[0] & 15u) * 4, hlen, i = 20, n;
+	unsigned ihl = (ip[0] & 15u) * 4, hlen, i = 20, at;
 
 	if (SIZEOF_ETH_HDR + ihl + 20u > len)
 		return;
@@ -333,28 +351,19 @@ late_mss_off(uint8_t *b, uint16_t len)
 	 * every stack does (NOP, NOP, kind 8 length 10): nothing to look at. */
 	if (hlen == 32 && t[20] == 1 && t[21] == 1 && t[22] == 8 && t[23] == 10)
 		return;
-	while (i < hlen && t[i] != 0) { /* 0: the end of the options */
-		if (t[i] == 1) {
-			i++;
-			continue;
-		}
-		if (i + 1 >= hlen || t[i + 1] < 2 || i + t[i + 1] > hlen)
-			return;
-		n = t[i + 1];
-		if (t[i] == 2) {
-			unsigned lo = i & ~1u, hi = (i + n + 1) & ~1u;
-			uint16_t old = fs_csum_fold(fs_csum_add(0, t + lo, hi - lo));
-			uint16_t hc = (uint16_t)(t[16] << 8 | t[17]);
-			uint32_t sum;
+	while ((at = tcp_opt_next(t, hlen, &i))) {
+		unsigned lo = at & ~1u, hi = (i + 1) & ~1u;
+		uint16_t old, hc;
 
-			memset(t + i, 1, n);
-			sum = (uint32_t)(uint16_t)~hc + (uint16_t)~old +
-			      fs_csum_fold(fs_csum_add(0, t + lo, hi - lo));
-			hc = (uint16_t)~fs_csum_fold(sum);
-			t[16] = (uint8_t)(hc >> 8);
-			t[17] = (uint8_t)hc;
-		}
-		i += n;
+		if (t[at] != 2)
+			continue;
+		old = fs_csum_fold(fs_csum_add(0, t + lo, hi - lo));
+		hc = (uint16_t)(t[16] << 8 | t[17]);
+		memset(t + at, 1, i - at);
+		hc = (uint16_t)~fs_csum_fold((uint32_t)(uint16_t)~hc + (uint16_t)~old +
+					     fs_csum_fold(fs_csum_add(0, t + lo, hi - lo)));
+		t[16] = (uint8_t)(hc >> 8);
+		t[17] = (uint8_t)hc;
 	}
 }
 
@@ -380,26 +389,18 @@ is_tcp(const uint8_t *b)
 static void
 syn_time_wait(const uint8_t *ip, const uint8_t *tcp, unsigned n)
 {
-	unsigned hlen = (tcp[12] >> 4) * 4u, i = 20;
+	unsigned hlen = (tcp[12] >> 4) * 4u, i = 20, at;
 	uint32_t src, dst, seq, tsval = 0;
 	bool ts = false;
 
 	if (hlen > n)
 		return;
-	while (i < hlen && tcp[i] != 0) { /* 0: the end of the options */
-		if (tcp[i] == 1) {
-			i++;
-			continue;
-		}
-		if (i + 1 >= hlen || tcp[i + 1] < 2 || i + tcp[i + 1] > hlen)
-			break;
-		if (tcp[i] == 8 && tcp[i + 1] == 10) {
+	while ((at = tcp_opt_next(tcp, hlen, &i)))
+		if (tcp[at] == 8 && tcp[at + 1] == 10) {
 			ts = true;
-			tsval = (uint32_t)tcp[i + 2] << 24 | (uint32_t)tcp[i + 3] << 16 |
-				(uint32_t)tcp[i + 4] << 8 | tcp[i + 5];
+			tsval = (uint32_t)tcp[at + 2] << 24 | (uint32_t)tcp[at + 3] << 16 |
+				(uint32_t)tcp[at + 4] << 8 | tcp[at + 5];
 		}
-		i += tcp[i + 1];
-	}
 	memcpy(&src, ip + 12, 4);
 	memcpy(&dst, ip + 16, 4);
 	seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
@@ -667,10 +668,11 @@ fs_nif_input(struct fs_rxframe *f)
 		dev->ops->rx_free(dev, f->handle);
 		return;
 	}
-	if (is_tcp(f->data) && (v == FRAME_OK_L4 || (v == FRAME_OK_IP && first_fragment(f->data))))
+	tcp = is_tcp(f->data);
+	if (tcp && (v == FRAME_OK_L4 || (v == FRAME_OK_IP && first_fragment(f->data))))
 		late_mss_off(f->data, f->len);
 	/* A link that cannot lose frames (memif) needs no loss recovery. */
-	tcp = !dev->lossless && is_tcp(f->data);
+	tcp = tcp && !dev->lossless;
 	if (f->scratch && ((uintptr_t)f->scratch & 7) == 0 &&
 	    __atomic_load_n(&held, __ATOMIC_RELAXED) < hold_max) {
 		struct rx_pbuf *rp = f->scratch;
@@ -1067,9 +1069,10 @@ fs_nif_can_restart(void)
 }
 
 /* lwIP from the start, as fs_nif_init left it, with the multicast groups
- * joined again, and nothing queued for the device (dev.h drop_tx). Everything lwIP held before is forgotten, not freed: it
- * may be half changed (engine.c restart), so its memory is never handed
- * out again (leaked, once per restart). Under the lock. */
+ * joined again, and nothing queued for the device (dev.h drop_tx).
+ * Everything lwIP held before is forgotten, not freed: it may be half
+ * changed (engine.c restart), so its memory is never handed out again
+ * (leaked, once per restart). Under the lock. */
 int
 fs_nif_restart(const struct fs_config *c)
 {
