@@ -435,6 +435,8 @@ eal_start(const struct fs_config *c)
 	static char *argv[64];
 	static char prefix[64], lcore[32], vdev[FS_CFG_STR_MAX + 32], loglvl[32], mem[16];
 	int argc = 0, i, cpu = 0, r;
+	bool huge = have_hugepages();
+	const char *wants = wants_hugepages(c);
 	cpu_set_t cpus;
 	sigset_t all, old;
 
@@ -454,16 +456,16 @@ eal_start(const struct fs_config *c)
 	argv[argc++] = prefix;
 	argv[argc++] = "--no-telemetry";
 	argv[argc++] = loglvl;
-	if (!have_hugepages() && wants_hugepages(c)) {
+	if (!huge && wants) {
 		/* DPDK would say only "invalid argument" or fail to map. */
 		FS_ERR("FASTSOCK_EAL_ARGS asks for hugepages (%s), but none are free here "
 		       "(HugePages_Free is 0 in /proc/meminfo): reserve some (as root, e.g. echo 512 > "
 		       "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages) or leave the option "
 		       "out (fastsock then runs DPDK without hugepages); everything runs on the kernel",
-		       wants_hugepages(c));
+		       wants);
 		return -1;
 	}
-	if (!have_hugepages()) {
+	if (!huge) {
 		/* 22.11 refuses --no-huge with --in-memory; --no-shconf keeps
 		 * the process from sharing a config file instead. */
 		argv[argc++] = "--no-huge";
@@ -527,7 +529,7 @@ eal_start(const struct fs_config *c)
 	 * EAL is up (no config file, no multi-process socket): remove it now,
 	 * so that even a SIGKILL leaves nothing behind. */
 	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
-	if (!have_hugepages())
+	if (!huge)
 		nftw(runtime_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 	else
 		atexit(remove_runtime_dir);
