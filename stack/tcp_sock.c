@@ -301,7 +301,7 @@ fs_tcp_rto(uint64_t now)
 		 * with still no ACK ends the connection (ETIMEDOUT), whatever the
 		 * retransmissions' count. Linux counts from its first
 		 * retransmission too, and clamps its timer to fire then (most of
-		 * the time: docs/benchmarks.md, 2026-12-07 13:10). */
+		 * the time: docs/benchmarks.md, 2026-12-07 12:40). */
 		if (t->user_timeout_ms && t->rexmit_since &&
 		    now - t->rexmit_since >= (uint64_t)t->user_timeout_ms * 1000000) {
 			FS_DBG("tcp socket %d: nothing acknowledged for TCP_USER_TIMEOUT %u ms",
@@ -558,6 +558,11 @@ apply_opts(struct fs_tcp *t)
 	pcb->keep_cnt = t->keep_cnt;
 }
 
+/* Linux's keepalive defaults (tcp_keepalive_time, _intvl, _probes). */
+#define KEEP_IDLE_S 7200
+#define KEEP_INTVL_S 75
+#define KEEP_CNT 9
+
 /* Reads back from the kernel socket every option we keep a copy of. */
 static void
 sync_opts(struct fs_tcp *t)
@@ -570,9 +575,9 @@ sync_opts(struct fs_tcp *t)
 	t->nodelay = fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_NODELAY, 0) != 0;
 	t->cork = fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_CORK, 0) != 0;
 	t->keepalive = fs_kopt_int(t->kfd, SOL_SOCKET, SO_KEEPALIVE, 0) != 0;
-	t->keep_idle_s = (uint32_t)fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPIDLE, 7200);
-	t->keep_intvl_s = (uint32_t)fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPINTVL, 75);
-	t->keep_cnt = (uint32_t)fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPCNT, 9);
+	t->keep_idle_s = (uint32_t)fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPIDLE, KEEP_IDLE_S);
+	t->keep_intvl_s = (uint32_t)fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPINTVL, KEEP_INTVL_S);
+	t->keep_cnt = (uint32_t)fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_KEEPCNT, KEEP_CNT);
 	t->user_timeout_ms = (uint32_t)fs_kopt_int(t->kfd, IPPROTO_TCP, TCP_USER_TIMEOUT, 0);
 	if (fs_kopt_get(t->kfd, SOL_SOCKET, SO_LINGER, &l, &n) == 0) {
 		t->linger_on = l.l_onoff;
@@ -590,9 +595,9 @@ sock_alloc(int kfd, bool nonblock)
 	t->kfd = kfd;
 	t->nonblock = nonblock;
 	t->rcvtimeo_ns = t->sndtimeo_ns = -1;
-	t->keep_idle_s = 7200;
-	t->keep_intvl_s = 75;
-	t->keep_cnt = 9;
+	t->keep_idle_s = KEEP_IDLE_S;
+	t->keep_intvl_s = KEEP_INTVL_S;
+	t->keep_cnt = KEEP_CNT;
 	return t;
 }
 
@@ -1198,11 +1203,11 @@ tcp_accept_(void *s, struct sockaddr *a, socklen_t *n, int flags, void **conn)
 		fs_kopt_set(fd, SOL_SOCKET, SO_KEEPALIVE, &(int){1}, sizeof(int));
 	/* The rest only when the listener's differ from the defaults (a
 	 * system call each; sync_opts reads them back at the next setsockopt). */
-	if (c->keep_idle_s != 7200)
+	if (c->keep_idle_s != KEEP_IDLE_S)
 		fs_kopt_set(fd, IPPROTO_TCP, TCP_KEEPIDLE, &(int){(int)c->keep_idle_s}, sizeof(int));
-	if (c->keep_intvl_s != 75)
+	if (c->keep_intvl_s != KEEP_INTVL_S)
 		fs_kopt_set(fd, IPPROTO_TCP, TCP_KEEPINTVL, &(int){(int)c->keep_intvl_s}, sizeof(int));
-	if (c->keep_cnt != 9)
+	if (c->keep_cnt != KEEP_CNT)
 		fs_kopt_set(fd, IPPROTO_TCP, TCP_KEEPCNT, &(int){(int)c->keep_cnt}, sizeof(int));
 	if (c->user_timeout_ms)
 		fs_kopt_set(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &(int){(int)c->user_timeout_ms},
