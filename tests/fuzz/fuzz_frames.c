@@ -13,7 +13,6 @@
  * (so that ACKs, windows and retransmissions have data to act on) and
  * read. Seeds: tests/fuzz/seeds.py. */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,25 +40,20 @@ static struct {
 	uint32_t peer_next, our_next;
 } live = {.fd = -1, .pport = 40000};
 
+/* Lets the stack handle what was injected and what our end sent, then
+ * takes its frames, following the live connection's numbers in those
+ * sent to the peer's port. */
 static void
-poll_stack(void)
+settle(void)
 {
+	static uint8_t out[FS_MTU_MAX + 18];
+	int n;
+
 	fs_stk_lock();
 	while (fs_memdev_rx_pending())
 		fs_stk_poll_locked();
 	fs_stk_poll_locked(); /* and what our end sent */
 	fs_stk_unlock();
-}
-
-/* Takes the stack's frames; follows the live connection's numbers in
- * those sent to the peer's port. Returns whether it sent an RST there. */
-static bool
-take_all(void)
-{
-	static uint8_t out[FS_MTU_MAX + 18];
-	bool rst = false;
-	int n;
-
 	while ((n = fs_memdev_take(out, sizeof(out))) > 0) {
 		const uint8_t *ip = out + 14, *t;
 		uint32_t seq, end;
@@ -79,23 +73,26 @@ take_all(void)
 		if (t[13] & 0x10)
 			live.peer_next = (uint32_t)t[8] << 24 | (uint32_t)t[9] << 16 |
 					 (uint32_t)t[10] << 8 | t[11];
-		rst |= (t[13] & 0x04) != 0;
 	}
-	return rst;
+}
+
+/* Closes a connection of ours with a reset: no state left behind. */
+static void
+reset_close(int fd)
+{
+	struct linger l = {1, 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
 }
 
 static void
 live_drop(void)
 {
-	struct linger l = {1, 0};
-
-	if (live.fd >= 0) {
-		setsockopt(live.fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-		close(live.fd);
-	}
+	if (live.fd >= 0)
+		reset_close(live.fd);
 	live.fd = -1;
-	poll_stack();
-	take_all();
+	settle();
 }
 
 /* A new connection from a new peer port to LIVE_PORT, through the
@@ -105,32 +102,25 @@ live_make(void)
 {
 	static const uint8_t opt[4] = {2, 4, 0x05, 0xb4};
 	uint8_t f[128];
-
-	struct linger l = {1, 0};
 	int c;
 
 	/* What mutated frames queued on the listener: reset. */
-	while ((c = accept4(lst_live, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-		setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-		close(c);
-	}
+	while ((c = accept4(lst_live, NULL, NULL, SOCK_NONBLOCK)) >= 0)
+		reset_close(c);
 	live.pport = (uint16_t)(live.pport == 60000 ? 40000 : live.pport + 1);
 	live.our_next = 0;
 	/* The peer's address may have left lwIP's neighbours meanwhile. */
 	fs_memdev_inject(f, (uint16_t)arp_request(f));
-	poll_stack();
-	take_all();
+	settle();
 	if (fs_memdev_inject(f, (uint16_t)tcp_frame(f, live.pport, LIVE_PORT, 1000, 0, 0x02, 65535,
 						    opt, 4, NULL, 0)) < 0)
 		return;
-	poll_stack();
-	take_all(); /* the SYN-ACK: our_next, peer_next */
+	settle(); /* the SYN-ACK: our_next, peer_next */
 	if (!live.our_next)
 		return;
 	fs_memdev_inject(f, (uint16_t)tcp_frame(f, live.pport, LIVE_PORT, 1001, live.our_next,
 						 0x10, 65535, NULL, 0, NULL, 0));
-	poll_stack();
-	take_all();
+	settle();
 	live.fd = accept4(lst_live, NULL, NULL, SOCK_NONBLOCK);
 }
 
@@ -176,13 +166,11 @@ live_input(const uint8_t *data, size_t size)
 					    in->flags, (uint16_t)(in->win[0] << 8 | in->win[1]), p, optlen,
 					    p + optlen, len));
 		p += optlen + len;
-		poll_stack();
-		take_all();
+		settle();
 		if (in->act & 1) {
 			memset(buf, 'x', 300);
 			send(live.fd, buf, 300, MSG_DONTWAIT | MSG_NOSIGNAL);
-			poll_stack();
-			take_all();
+			settle();
 		}
 		if (in->act & 2) {
 			while ((r = recv(live.fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
@@ -225,7 +213,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t out[FS_MTU_MAX + 18];
 	char buf[2048];
 	int c;
 
@@ -235,20 +222,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 14 || size > FS_MTU_MAX + 18 || fs_memdev_inject(data, (uint16_t)size) < 0)
 		return 0;
-	fs_stk_lock();
-	while (fs_memdev_rx_pending())
-		fs_stk_poll_locked();
-	fs_stk_unlock();
-	while (fs_memdev_take(out, sizeof(out)) > 0)
-		;
+	settle();
 	while (recv(udp, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
 		;
 	while ((c = accept4(lst, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-		struct linger l = {1, 0}; /* a reset: no state left behind */
-
 		recv(c, buf, sizeof(buf), 0);
-		setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-		close(c);
+		reset_close(c);
 	}
 	return 0;
 }
