@@ -58,26 +58,6 @@ arp_request(uint8_t *f)
 	return 14 + 28;
 }
 
-/* IPv4 header for len bytes of payload; returns its size (20). */
-static inline size_t
-ipv4(uint8_t *ip, uint8_t proto, uint32_t src, uint32_t dst, size_t len)
-{
-	uint16_t c;
-
-	memset(ip, 0, 20);
-	ip[0] = 0x45;
-	ip[2] = (uint8_t)((20 + len) >> 8);
-	ip[3] = (uint8_t)(20 + len);
-	ip[8] = 64;
-	ip[9] = proto;
-	memcpy(ip + 12, &src, 4);
-	memcpy(ip + 16, &dst, 4);
-	c = csum(ip, 20, 0);
-	ip[10] = (uint8_t)(c >> 8);
-	ip[11] = (uint8_t)c;
-	return 20;
-}
-
 /* The IPv4 header's checksum made anew after a change. */
 static inline void
 ipv4_recsum(uint8_t *ip)
@@ -88,6 +68,22 @@ ipv4_recsum(uint8_t *ip)
 	c = csum(ip, 20, 0);
 	ip[10] = (uint8_t)(c >> 8);
 	ip[11] = (uint8_t)c;
+}
+
+/* IPv4 header for len bytes of payload; returns its size (20). */
+static inline size_t
+ipv4(uint8_t *ip, uint8_t proto, uint32_t src, uint32_t dst, size_t len)
+{
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)((20 + len) >> 8);
+	ip[3] = (uint8_t)(20 + len);
+	ip[8] = 64;
+	ip[9] = proto;
+	memcpy(ip + 12, &src, 4);
+	memcpy(ip + 16, &dst, 4);
+	ipv4_recsum(ip);
+	return 20;
 }
 
 /* A UDP datagram from the peer to dst:dport with a correct checksum. */
