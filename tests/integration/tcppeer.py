@@ -101,8 +101,8 @@ def server(case, addr, port):
         except OSError as e:
             ms = (time.monotonic() - start) * 1000
             # Linux: 300 ms after its first retransmission, which comes
-            # one RTO (200 ms here) after the send; its timer's clamping
-            # varies (tests: 500-1500 ms for 300).
+            # one RTO (200 ms here) after the send, or later when its timer
+            # is not clamped (docs/benchmarks.md, 2026-12-07 12:40).
             print('victim: recv: %s %s' % (errno.errorcode.get(e.errno, e),
                                            'in time' if 450 <= ms < 2000 else 'after %.0f ms' % ms))
         try:
