@@ -2,7 +2,8 @@
  * fast paths (netif.c: tcp_fast_input, fs_nif_tcp_send) and the socket
  * layer (tcp_sock.c) write tcp_pcb fields, queue tcp_segs and rely on
  * tcp_input's behaviour (the pcb served moves to the head of
- * tcp_active_pcbs) as lwIP 2.1.3 has them. Another version, or an option
+ * tcp_active_pcbs; its other lists are apart: pcbmap.c) and its zero-window
+ * probe intervals (tcp_sock.c probe_uncount) as lwIP 2.1.3 has them. Another version, or an option
  * that changes a field they touch or a segment's form, must be looked at
  * before it builds: each check says why. */
 #ifndef FS_LWIP_PIN_H
@@ -41,6 +42,9 @@
 #endif
 #if LWIP_IPV6
 #error "the fast paths and tcp_direct take IPv4 addresses as plain ip4_addr_t"
+#endif
+#if LWIP_TCP_PCB_NUM_EXT_ARGS != 1
+#error "pcbmap.c keeps its entry in ext arg 0 and relies on lwIP's destroy and passive_open calls"
 #endif
 
 #endif

@@ -83,6 +83,8 @@ uint32_t fs_nif_rand(void);
 /* The socket options programs set: SO_REUSEADDR, keepalive, multicast. */
 #define SO_REUSE 1
 #define LWIP_TCP_KEEPALIVE 1
+/* One word of our own in each pcb: its entry in pcbmap.c's hash. */
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 1
 #define LWIP_MULTICAST_TX_OPTIONS 1
 
 /* TCP: a segment is one pbuf, handed to the device whole. */

@@ -26,6 +26,7 @@
 #include "csum.h"
 #include "log.h"
 #include "lwip_pin.h"
+#include "pcbmap.h"
 #include "publish.h"
 #include "shared.h"
 #include "stack.h"
@@ -625,6 +626,7 @@ tcp_direct(struct pbuf *p)
 		return false;
 	if (p->tot_len > SIZEOF_ETH_HDR + tot) /* Ethernet padding */
 		pbuf_realloc(p, (u16_t)(SIZEOF_ETH_HDR + tot));
+	fs_pcb_front(src, (uint16_t)(ip[ihl] << 8 | ip[ihl + 1]), dst, (uint16_t)(ip[ihl + 2] << 8 | ip[ihl + 3]));
 	if (tcp_fast_input(p, ip, ihl, tot, src, dst)) {
 		fs_tcp_direct_in++;
 		return true;
@@ -1092,6 +1094,7 @@ fs_nif_restart(const struct fs_config *c)
 	if (dev->ops->drop_tx)
 		dev->ops->drop_tx(dev);
 	fs_copy_globals(fs_lwip_start, lwip_fresh, lwip_fresh_len);
+	fs_pcb_restart();
 	if ((r = lwip_start(c)) < 0)
 		return r;
 	for (i = 0; i < n; i++)

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "lwip_errno.h"
 #include "lwip_pin.h"
+#include "pcbmap.h"
 #include "publish.h"
 #include "sock.h"
 #include "sockutil.h"
@@ -77,7 +78,8 @@ struct fs_tcp {
 	uint32_t keep_idle_s, keep_intvl_s, keep_cnt;
 	uint32_t user_timeout_ms; /* TCP_USER_TIMEOUT (0: retransmissions' count) */
 	uint32_t snd_limit;  /* bytes in flight allowed by SO_SNDBUF (0: lwIP's) */
-	uint32_t rcv_limit;  /* bytes held allowed by SO_RCVBUF (0: RCV_CAP_DEFAULT) */
+	uint32_t rcv_limit;  /* bytes held allowed by SO_RCVBUF (0: rcv_auto) */
+	uint32_t rcv_auto;   /* bytes held allowed without it (credit) */
 	size_t owed;	     /* received bytes not yet given back to lwIP's window */
 	uint64_t rx_bytes, tx_bytes;
 	uint64_t acked_bytes; /* of tx_bytes, acknowledged by the peer */
@@ -89,6 +91,7 @@ struct fs_tcp {
 	 * a row, and when the first of them came. */
 	bool rto_armed;
 	uint8_t rto_shift;
+	uint32_t probe_tick; /* lwIP's tcp_ticks at the last probe_uncount */
 	uint32_t rto_ack;
 	uint64_t rto_since, rexmit_since;
 	/* The round-trip time (rtt_arm, rtt_sample): the segment timed, and
@@ -258,6 +261,27 @@ orphan_rto(struct tcp_pcb *pcb)
 	pcb->rtime = 1;
 }
 
+/* lwIP's zero-window probe intervals in slow-timer ticks (tcp.c's
+ * tcp_persist_backoff, lwIP 2.1.3: lwip_pin.h). */
+static const uint8_t persist_ticks[] = {3, 6, 12, 24, 48, 96, 120};
+
+/* lwIP counts a zero-window probe that a full device queue refused as one
+ * the peer left unanswered and tries again at the next tick (500 ms):
+ * twelve such end the connection in 6 s. Linux does not count a probe it
+ * could not send (local congestion, tcp_send_probe0). A refused probe
+ * leaves persist_cnt at its slot's interval (a sent one resets it to 0):
+ * the count is taken back, once per tick. */
+static void
+probe_uncount(struct fs_tcp *t, struct tcp_pcb *pcb)
+{
+	if (pcb->persist_backoff && pcb->snd_wnd == 0 && pcb->persist_probe &&
+	    pcb->persist_backoff <= sizeof(persist_ticks) &&
+	    pcb->persist_cnt >= persist_ticks[pcb->persist_backoff - 1] && t->probe_tick != tcp_ticks) {
+		t->probe_tick = tcp_ticks;
+		pcb->persist_probe--;
+	}
+}
+
 void
 fs_tcp_rto(uint64_t now)
 {
@@ -285,7 +309,13 @@ fs_tcp_rto(uint64_t now)
 			continue;
 		}
 		if (!pcb->unacked) {
-			t->rto_armed = false;
+			probe_uncount(t, pcb);
+			/* Nothing in flight. A timeout's go-back-N puts everything
+			 * back in unsent; until it goes out again (a full device
+			 * queue, a closed window) the timeout keeps its backoff:
+			 * only an ACK of new data ends it, as lwIP's count does. */
+			if (pcb->lastack != t->rto_ack || !pcb->unsent)
+				t->rto_armed = false;
 			continue;
 		}
 		pcb->rtime = 0; /* lwIP's timer waits for ours */
@@ -327,6 +357,14 @@ fs_tcp_rto(uint64_t now)
 		t->rtt_timing = false; /* Karn: what comes back may answer either */
 		rto_fire(pcb);
 		t->rto_since = now;
+		if (!pcb->unacked) {
+			/* A full device queue refused the retransmission. As Linux
+			 * (local congestion): not counted, no backoff; it goes when
+			 * the queue drains (fs_tcp_kick), or at the next timeout. */
+			if (pcb->nrtx)
+				pcb->nrtx--;
+			continue;
+		}
 		if (!t->rexmit_since)
 			t->rexmit_since = now;
 		if (rto < RTO_MAX_NS)
@@ -585,6 +623,19 @@ sync_opts(struct fs_tcp *t)
 	}
 }
 
+/* What the socket may hold, queued plus the window it offers: SO_RCVBUF's
+ * share when the program set it, else rcv_auto, which grows as Linux's
+ * receive buffer autotuning does: from about Linux's first window
+ * (tcp_rmem's default 128 KiB) by every byte the program reads, up to
+ * RCV_CAP_DEFAULT; a reader that keeps up doubles it every round trip.
+ * lwIP's own window (TCP_WND, lwipopts.h) is given back as data arrives,
+ * not as the program reads: a program that reads late (or writes before
+ * it reads, as an echo client does) sees the kernel's buffering, not
+ * lwIP's; and connections that are never read hold 128 KiB each, not
+ * megabytes (10,000 of them: 1.25 GiB). */
+#define RCV_AUTO_INIT (128u << 10)
+#define RCV_CAP_DEFAULT (4u << 20)
+
 static struct fs_tcp *
 sock_alloc(int kfd, bool nonblock)
 {
@@ -598,16 +649,9 @@ sock_alloc(int kfd, bool nonblock)
 	t->keep_idle_s = KEEP_IDLE_S;
 	t->keep_intvl_s = KEEP_INTVL_S;
 	t->keep_cnt = KEEP_CNT;
+	t->rcv_auto = RCV_AUTO_INIT;
 	return t;
 }
-
-/* What the socket may hold, queued plus the window it offers: SO_RCVBUF's
- * share when the program set it, else as much as Linux's receive buffer
- * autotuning grows to. lwIP's own window (TCP_WND, lwipopts.h) is
- * given back as data arrives, not as the program reads: a program that
- * reads late (or writes before it reads, as an echo client does) sees
- * the kernel's buffering, not lwIP's. */
-#define RCV_CAP_DEFAULT (4u << 20)
 
 /* tcp_recved for any length (it takes a u16_t). Under the lock. */
 static void
@@ -625,7 +669,7 @@ recved(struct tcp_pcb *pcb, size_t n)
 static bool
 credit(struct fs_tcp *t)
 {
-	size_t cap = t->rcv_limit ? t->rcv_limit : RCV_CAP_DEFAULT, want, give;
+	size_t cap = t->rcv_limit ? t->rcv_limit : t->rcv_auto, want, give;
 
 	if (!t->pcb || !t->owed || t->rx_len >= cap)
 		return false;
@@ -640,6 +684,24 @@ credit(struct fs_tcp *t)
 	t->owed -= give;
 	recved(t->pcb, give);
 	return true;
+}
+
+/* The window of a connection just established: what the socket may hold
+ * (credit), not lwIP's TCP_WND, which lwIP sets as soon as the peer's SYN
+ * offers window scaling. A SYN-ACK's window field said at most 64 KiB
+ * (a SYN's is never scaled), but lwIP takes the whole TCP_WND as
+ * announced: passive says so, and the right edge goes back to what the
+ * peer saw. Under the lock, before any segment of the connection's own. */
+static void
+first_window(struct fs_tcp *t, struct tcp_pcb *pcb, bool passive)
+{
+	uint32_t cap = t->rcv_limit ? t->rcv_limit : t->rcv_auto;
+
+	if (passive && pcb->rcv_ann_right_edge - pcb->rcv_nxt > 0xffff)
+		pcb->rcv_ann_right_edge = pcb->rcv_nxt + 0xffff;
+	if (cap < pcb->rcv_wnd)
+		pcb->rcv_wnd = (tcpwnd_size_t)cap;
+	tcp_update_rcv_ann_wnd(pcb);
 }
 
 /* ---- lwIP callbacks (under the stack lock) ---- */
@@ -722,10 +784,27 @@ on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 	if (pcb->nrtx) /* Karn: the SYN was sent again (lwIP resets nrtx later) */
 		t->rtt_timing = false;
 	rtt_sample(t, pcb); /* the handshake's, as Linux's first */
-	if (t->rcv_limit && t->rcv_limit < pcb->rcv_wnd)
-		pcb->rcv_wnd = t->rcv_limit;
+	first_window(t, pcb, false);
 	bump(t);
 	return ERR_OK;
+}
+
+/* lwIP frees a pcb without a word when its TIME_WAIT ends (2 MSL, or
+ * fs_tcp_trim_time_wait below) even while a program still holds the
+ * socket (it shut down writing, the peer closed, it has not closed yet):
+ * the socket lets go of it, and is closed as Linux's is then, with no
+ * error. Every other free comes after on_err or close, which already let
+ * go. Under the lock (pcbmap.c, just before the free). */
+void
+fs_tcp_pcb_freed(struct tcp_pcb *pcb)
+{
+	struct fs_tcp *t = pcb->callback_arg;
+
+	if (!t || t->pcb != pcb)
+		return;
+	t->pcb = NULL;
+	t->st = T_CLOSED;
+	bump(t);
 }
 
 static void
@@ -777,8 +856,7 @@ on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	c->linger_s = l->linger_s;
 	c->snd_limit = l->snd_limit;
 	c->rcv_limit = l->rcv_limit;
-	if (c->rcv_limit && c->rcv_limit < pcb->rcv_wnd)
-		pcb->rcv_wnd = c->rcv_limit;
+	first_window(c, pcb, true);
 	set_callbacks(c);
 	apply_opts(c);
 	if (l->aq_tail)
@@ -936,6 +1014,7 @@ tcp_listen_(void *s, int backlog)
 		fs_stk_unlock();
 		return -ENOBUFS;
 	}
+	fs_pcb_listening(lp);
 	/* lwIP freed the old pcb and made a smaller listening one. */
 	t->pcb = lp;
 	t->st = T_LISTEN;
@@ -1109,6 +1188,7 @@ tcp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 		fs_stk_unlock();
 		return fs_lwip_errno(e);
 	}
+	fs_pcb_track(t->pcb);
 	/* Time the handshake: sampled when it completes (on_connected),
 	 * unless the SYN waits for ARP first (a lost request is asked again
 	 * after 1 s: a first sample of 1 s made every RTO 3 s). */
@@ -1496,6 +1576,7 @@ copy_out(struct fs_tcp *t, const struct msghdr *m, bool peek, bool discard, size
 	if (!t->rx)
 		t->rx_tail = NULL;
 	__atomic_sub_fetch(&t->rx_len, done, __ATOMIC_RELEASE);
+	t->rcv_auto = (uint32_t)(t->rcv_auto + done < RCV_CAP_DEFAULT ? t->rcv_auto + done : RCV_CAP_DEFAULT);
 	return done;
 }
 
@@ -1596,22 +1677,31 @@ queued(const struct fs_tcp *t)
 	return (size_t)(TCP_SND_BUF - t->pcb->snd_buf);
 }
 
+/* What a socket may queue without SO_SNDBUF: twice the largest window
+ * the peer offered, at least SND_AUTO_MIN, as Linux's send buffer grows
+ * with what the connection can move. A peer that reads keeps it at
+ * TCP_SND_BUF; one that never reads holds the sender to a few windows,
+ * not a megabyte per connection. */
+#define SND_AUTO_MIN (64u << 10)
+
 /* Bytes the socket may queue now. Under the stack lock. */
 static size_t
 send_room(const struct fs_tcp *t)
 {
-	size_t room;
+	size_t room, limit, used;
 
 	if (!t->pcb || tcp_sndqueuelen(t->pcb) >= TCP_SND_QUEUELEN - 1)
 		return 0;
 	room = tcp_sndbuf(t->pcb);
-	if (t->snd_limit) {
-		size_t used = queued(t);
-
-		room = t->snd_limit > used ? t->snd_limit - used : 0;
-		if (room > tcp_sndbuf(t->pcb))
-			room = tcp_sndbuf(t->pcb);
+	limit = t->snd_limit;
+	if (!limit) {
+		limit = 2 * (size_t)t->pcb->snd_wnd_max;
+		if (limit < SND_AUTO_MIN)
+			limit = SND_AUTO_MIN;
 	}
+	used = queued(t);
+	if (limit < used + room)
+		room = limit > used ? limit - used : 0;
 	return room;
 }
 
@@ -2049,6 +2139,7 @@ fs_tcp_restart_again(void)
 				tcp_abort(pcb);
 				goto lost;
 			}
+			fs_pcb_listening(lp);
 			t->pcb = lp;
 			tcp_arg(lp, t);
 			tcp_accept(lp, on_accept);
