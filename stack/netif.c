@@ -117,6 +117,7 @@ struct heap_free {
 };
 
 static struct heap_free *heap[FS_SIZE_CLASSES];
+uint64_t fs_heap_used; /* bytes of blocks handed out, headers included */
 
 _Static_assert(sizeof(struct heap_hdr) == 16, "the header keeps malloc's alignment");
 
@@ -139,6 +140,7 @@ fs_heap_alloc(size_t size)
 		return NULL;
 	}
 	h->cls = c;
+	fs_heap_used += n;
 	return h + 1;
 }
 
@@ -166,6 +168,7 @@ fs_heap_free(void *mem)
 	h = (struct heap_hdr *)mem - 1;
 	f = (struct heap_free *)h;
 	c = h->cls;
+	fs_heap_used -= sizeof(*h) + fs_class_size(c);
 	f->next = heap[c];
 	heap[c] = f;
 	/* Poison is per process: in a family, a block one member frees and

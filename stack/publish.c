@@ -102,6 +102,7 @@ fs_pub_update(bool force)
 	pub->tcp_fast_in = fs_tcp_fast_in;
 	pub->tcp_direct_out = fs_tcp_direct_out;
 	pub->tx_refused = fs_stk->tx_refused;
+	pub->heap_used = fs_heap_used;
 	pub->nsocks = fs_udp_publish(pub->socks, FS_PUB_SOCKS);
 	pub->nsocks += fs_tcp_publish(pub->socks + pub->nsocks, FS_PUB_SOCKS - pub->nsocks);
 	pub->narp = fs_nif_publish_arp(pub->arp, FS_PUB_ARP);

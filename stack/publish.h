@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define FS_PUB_MAGIC 0x66737374u /* "fsst" */
-#define FS_PUB_VERSION 4u
+#define FS_PUB_VERSION 5u
 #define FS_PUB_SOCKS 256
 #define FS_PUB_ARP 32
 #define FS_PUB_PERIOD_MS 250
@@ -71,6 +71,9 @@ struct fs_pub {
 	 * directly (direct_out); frames refused by a full device queue and
 	 * kept to send again (tx_refused, not drops). */
 	uint64_t tcp_direct_in, tcp_fast_in, tcp_direct_out, tx_refused;
+	/* Bytes of the stack's heap in use: queued data, lwIP's segments and
+	 * pcbs (freed blocks are kept for reuse, so RSS does not fall back). */
+	uint64_t heap_used;
 	uint32_t nsocks, narp;
 	struct fs_pub_sock socks[FS_PUB_SOCKS];
 	struct fs_pub_arp arp[FS_PUB_ARP];

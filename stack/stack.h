@@ -261,6 +261,8 @@ void fs_udp_restart_again(void);
  * has been through lwIP (under the lock). */
 void fs_tcp_after_input(void);
 unsigned fs_nif_publish_arp(struct fs_pub_arp *a, unsigned max);
+/* Bytes of the stack's heap in use (netif.c fs_heap_alloc). */
+extern uint64_t fs_heap_used;
 
 /* lwIP glue (netif.c). */
 int fs_nif_init(struct fs_dev *dev, const struct fs_config *c);

@@ -190,8 +190,9 @@ show_text(const struct fs_pub *p)
 	for (i = 0; i < FS_DROP_COUNT; i++)
 		fprintf(out, "%s %s %llu", i ? "," : "", fs_pub_drop_name[i],
 		       (unsigned long long)p->drops[i]);
-	fprintf(out, "\n  buffers: %u free of %u, tx refused %llu (sent again)\n", p->bufs_free,
-	       p->bufs_total, (unsigned long long)p->tx_refused);
+	fprintf(out, "\n  buffers: %u free of %u, tx refused %llu (sent again); heap %llu KiB in use\n",
+	       p->bufs_free, p->bufs_total, (unsigned long long)p->tx_refused,
+	       (unsigned long long)(p->heap_used >> 10));
 	fprintf(out, "  tcp segments: in straight to TCP %llu (fast path %llu), out built directly %llu\n  arp:",
 	       (unsigned long long)p->tcp_direct_in, (unsigned long long)p->tcp_fast_in,
 	       (unsigned long long)p->tcp_direct_out);
@@ -235,8 +236,10 @@ show_json(const struct fs_pub *p, int first)
 		fprintf(out, "%s\"%s\": %llu", i ? ", " : "", fs_pub_drop_name[i],
 		       (unsigned long long)p->drops[i]);
 	fprintf(out, "}, \"buffers_free\": %u, \"buffers_total\": %u, \"tx_refused\": %llu, "
+	       "\"heap_used\": %llu, "
 	       "\"tcp\": {\"direct_in\": %llu, \"fast_in\": %llu, \"direct_out\": %llu}, \"arp\": [",
 	       p->bufs_free, p->bufs_total, (unsigned long long)p->tx_refused,
+	       (unsigned long long)p->heap_used,
 	       (unsigned long long)p->tcp_direct_in, (unsigned long long)p->tcp_fast_in,
 	       (unsigned long long)p->tcp_direct_out);
 	for (i = 0; i < p->narp && i < FS_PUB_ARP; i++) {

@@ -6,7 +6,7 @@ import os
 import struct
 import sys
 
-MAGIC, VERSION = 0x66737374, 4
+MAGIC, VERSION = 0x66737374, 5
 
 
 def head(dev, ip=0x0100000a, prefix=24, link=1, pid=0):
@@ -22,7 +22,7 @@ def main():
         "escape": head(b"net\x1b[31m\"x\\y\x7f\xff" + b"A" * 200),
         "unterminated": head(b"B" * 256) + b"\xff" * 64,
         "wrong-magic": b"\x01" + head(b"x")[1:],
-        "sockets": head(b"net_af_xdp0,iface=fsl0") + b"\x00" * 156 + struct.pack("<II", 300, 40),
+        "sockets": head(b"net_af_xdp0,iface=fsl0") + b"\x00" * 164 + struct.pack("<II", 300, 40),
     }
     for name, data in seeds.items():
         with open(os.path.join(d, name), "wb") as f:
