@@ -1302,7 +1302,10 @@ ctl_take(struct mif *m)
 }
 
 /* Reads what the peer says on the control connection while up: only a
- * disconnect (or its end) is expected. */
+ * disconnect (or its end) is expected. A copy this process no longer has
+ * (the program closed it behind our back: close_range or closefrom before
+ * an exec, as python's subprocess does) says nothing about the family's
+ * connection: this process forgets its number and the link stays up. */
 static void
 conn_check(struct mif *m)
 {
@@ -1310,10 +1313,22 @@ conn_check(struct mif *m)
 	int afd, t = msg_recv(mine.conn, &msg, &afd, -1);
 
 	sys_close(afd);
-	if (t == 0 || t == MSG_DISCONNECT)
+	if (t < 0 && (errno == EBADF || errno == ENOTSOCK))
+		mine.conn = -1;
+	else if (t == 0 || t == MSG_DISCONNECT)
 		teardown(m, NULL);
 	else if (t > 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 		teardown(m, "unexpected message");
+}
+
+/* Whose copy of the control connection is read: the server's members each
+ * fetched their own; a client's is the connecting member's alone (its
+ * children inherit the same socket, and a child reading it would take
+ * the message from its owner). */
+static bool
+conn_mine(const struct mif *m)
+{
+	return mine.conn >= 0 && mine.gen == m->gen && (m->server || m->conn_pid == getpid());
 }
 
 /* The control plane, from the progress threads (without the stack lock):
@@ -1336,7 +1351,7 @@ mif_ctl(struct fs_dev *d, bool woke)
 		bundle_serve(m);
 	if (!ctl_take(m))
 		return;
-	if (m->up && mine.gen == m->gen && mine.conn >= 0)
+	if (m->up && conn_mine(m))
 		conn_check(m);
 	if (m->server) {
 		server_accept(m); /* a client knocking: served, or told we are taken */
@@ -1361,7 +1376,7 @@ mif_ctl_fds(struct fs_dev *d, struct pollfd *p)
 
 	if (m->server)
 		p[n++] = (struct pollfd){m->listen_fd, POLLIN, 0};
-	if (mine.conn >= 0 && mine.gen == m->gen)
+	if (conn_mine(m))
 		p[n++] = (struct pollfd){mine.conn, POLLIN, 0};
 	if (m->server && mine.gen == m->gen && m->up)
 		p[n++] = (struct pollfd){m->pass[1], POLLIN, 0};

@@ -80,7 +80,7 @@ struct fs_tcp {
 	uint32_t snd_limit;  /* bytes in flight allowed by SO_SNDBUF (0: lwIP's) */
 	uint32_t rcv_limit;  /* bytes held allowed by SO_RCVBUF (0: rcv_auto) */
 	uint32_t rcv_auto;   /* bytes held allowed without it (credit) */
-	size_t owed;	     /* received bytes not yet given back to lwIP's window */
+	uint32_t snd_auto;   /* bytes queued allowed without SO_SNDBUF (send_room) */
 	uint64_t rx_bytes, tx_bytes;
 	uint64_t acked_bytes; /* of tx_bytes, acknowledged by the peer */
 	struct fs_tcp *next; /* all sockets, for fastsock-stat */
@@ -635,6 +635,8 @@ sync_opts(struct fs_tcp *t)
  * megabytes (10,000 of them: 1.25 GiB). */
 #define RCV_AUTO_INIT (128u << 10)
 #define RCV_CAP_DEFAULT (4u << 20)
+/* Where a socket's send room starts (snd_auto_grow). */
+#define SND_AUTO_MIN (64u << 10)
 
 static struct fs_tcp *
 sock_alloc(int kfd, bool nonblock)
@@ -650,6 +652,7 @@ sock_alloc(int kfd, bool nonblock)
 	t->keep_intvl_s = KEEP_INTVL_S;
 	t->keep_cnt = KEEP_CNT;
 	t->rcv_auto = RCV_AUTO_INIT;
+	t->snd_auto = SND_AUTO_MIN;
 	return t;
 }
 
@@ -665,24 +668,22 @@ recved(struct tcp_pcb *pcb, size_t n)
 	}
 }
 
-/* Gives window back to the peer for bytes lwIP handed us. Under the lock. */
+/* Opens the window the peer sees up to what the socket may hold less
+ * what it holds: back for bytes lwIP handed us, and beyond as rcv_auto
+ * grows. Under the lock. */
 static bool
 credit(struct fs_tcp *t)
 {
-	size_t cap = t->rcv_limit ? t->rcv_limit : t->rcv_auto, want, give;
+	size_t cap = t->rcv_limit ? t->rcv_limit : t->rcv_auto, want;
 
-	if (!t->pcb || !t->owed || t->rx_len >= cap)
+	if (!t->pcb || t->rx_len >= cap)
 		return false;
 	want = cap - t->rx_len;
 	if (want > TCP_WND_MAX(t->pcb))
 		want = TCP_WND_MAX(t->pcb);
 	if (t->pcb->rcv_wnd >= want)
 		return false;
-	give = want - t->pcb->rcv_wnd;
-	if (give > t->owed)
-		give = t->owed;
-	t->owed -= give;
-	recved(t->pcb, give);
+	recved(t->pcb, want - t->pcb->rcv_wnd);
 	return true;
 }
 
@@ -727,7 +728,6 @@ on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		t->rx_tail = last;
 		__atomic_add_fetch(&t->rx_len, p->tot_len, __ATOMIC_RELEASE);
 		t->rx_bytes += p->tot_len;
-		t->owed += p->tot_len;
 		credit(t);
 		if (!t->delack_on) {
 			t->delack_on = true;
@@ -1677,12 +1677,23 @@ queued(const struct fs_tcp *t)
 	return (size_t)(TCP_SND_BUF - t->pcb->snd_buf);
 }
 
-/* What a socket may queue without SO_SNDBUF: twice the largest window
- * the peer offered, at least SND_AUTO_MIN, as Linux's send buffer grows
- * with what the connection can move. A peer that reads keeps it at
- * TCP_SND_BUF; one that never reads holds the sender to a few windows,
- * not a megabyte per connection. */
-#define SND_AUTO_MIN (64u << 10)
+/* What a socket may queue without SO_SNDBUF (snd_auto): twice the
+ * largest window the peer offered, as Linux's send buffer grows with what
+ * the connection can move. A peer that reads keeps it at TCP_SND_BUF; one
+ * that never reads holds the sender to a few windows, not a megabyte per
+ * connection. It moves when the program sends, not under a poll: a sender
+ * that filled its buffer is told writable once ACKs freed half of it, as
+ * on Linux, not when a window update arrives. Under the stack lock. */
+static void
+snd_auto_grow(struct fs_tcp *t)
+{
+	size_t want = 2 * (size_t)t->pcb->snd_wnd_max;
+
+	if (want > TCP_SND_BUF)
+		want = TCP_SND_BUF;
+	if (want > t->snd_auto)
+		t->snd_auto = (uint32_t)want;
+}
 
 /* Bytes the socket may queue now. Under the stack lock. */
 static size_t
@@ -1693,12 +1704,7 @@ send_room(const struct fs_tcp *t)
 	if (!t->pcb || tcp_sndqueuelen(t->pcb) >= TCP_SND_QUEUELEN - 1)
 		return 0;
 	room = tcp_sndbuf(t->pcb);
-	limit = t->snd_limit;
-	if (!limit) {
-		limit = 2 * (size_t)t->pcb->snd_wnd_max;
-		if (limit < SND_AUTO_MIN)
-			limit = SND_AUTO_MIN;
-	}
+	limit = t->snd_limit ? t->snd_limit : t->snd_auto;
 	used = queued(t);
 	if (limit < used + room)
 		room = limit > used ? limit - used : 0;
@@ -1767,7 +1773,11 @@ tcp_sendmsg_(void *s, const struct msghdr *m, int flags)
 			return epipe(flags); /* as Linux, also before any connect */
 		}
 		if (t->st == T_CONNECTED) {
-			size_t room = send_room(t);
+			size_t room;
+
+			if (t->pcb)
+				snd_auto_grow(t);
+			room = send_room(t);
 
 			/* A write that goes out whole now, in one segment. */
 			if (!done && total <= room && !(flags & MSG_MORE) && !t->cork &&
@@ -2092,7 +2102,6 @@ fs_tcp_restart_drop(void)
 		t->rtt_timing = false;
 		t->rx = t->rx_tail = NULL;
 		t->rx_off = 0;
-		t->owed = 0;
 		__atomic_store_n(&t->rx_len, 0, __ATOMIC_RELEASE);
 		if (t->st == T_LISTEN || t->st == T_NEW) {
 			t->aq_head = t->aq_tail = NULL;

@@ -487,6 +487,56 @@ START_TEST(tcp_user_timeout)
 }
 END_TEST
 
+/* A connection's receive window starts about where Linux's does (its
+ * tcp_rmem default, 128 KiB) and grows as the program reads, as Linux's
+ * autotuning: lwIP alone offers its whole TCP_WND (1 MiB) to every
+ * connection from the first ACK, and 10,000 connections that are never
+ * read took 10 GiB (tcp-programs exhaust). The SYN-ACK's field says
+ * 65535 (a SYN's window is never scaled). */
+START_TEST(tcp_window_grows_with_reading)
+{
+	uint8_t f[1600], opt[8] = {2, 4, 5, 0xb4, 1, 3, 3, 7};
+	char data[1400], got[1400];
+	uint32_t y, seq = 1001, w0, w1;
+	int l = listening(8740), c, i;
+
+	inject(f, tcp_frame(f, 47040, 8740, 1000, 0, 0x02, 65535, opt, 8, NULL, 0));
+	take_tcp(fr, sizeof(fr), 1500, 47040);
+	ck_assert_int_eq(fr[47], 0x12); /* SYN-ACK */
+	ck_assert_uint_eq((unsigned)(fr[48] << 8 | fr[49]), 65535);
+	y = seq_of(fr);
+	inject(f, tcp_frame(f, 47040, 8740, 1001, y + 1, 0x10, 512, NULL, 0, NULL, 0));
+	c = accept(l, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+	memset(data, 'w', sizeof(data));
+	/* Two segments: the second is acknowledged at once. */
+	for (i = 0; i < 2; i++) {
+		inject(f, tcp_frame(f, 47040, 8740, seq, y + 1, 0x18, 512, NULL, 0, data, sizeof(data)));
+		seq += sizeof(data);
+	}
+	ck_assert_int_eq(take_tcp(fr, sizeof(fr), 1500, 47040), 0);
+	w0 = (uint32_t)(fr[48] << 8 | fr[49]) << 5; /* our shift */
+	ck_assert_msg(w0 > 64 * 1024 && w0 <= 128 * 1024, "first window %u", w0);
+	/* 200 KiB more, read as it comes. */
+	for (i = 0; i < 146; i++) {
+		inject(f, tcp_frame(f, 47040, 8740, seq, y + 1, 0x18, 512, NULL, 0, data, sizeof(data)));
+		seq += sizeof(data);
+		ck_assert_int_eq(recv(c, got, sizeof(got), 0), (int)sizeof(got));
+		while (fs_memdev_take(fr, sizeof(fr)) > 0)
+			;
+	}
+	for (i = 0; i < 2; i++) {
+		inject(f, tcp_frame(f, 47040, 8740, seq, y + 1, 0x18, 512, NULL, 0, data, sizeof(data)));
+		seq += sizeof(data);
+	}
+	ck_assert_int_eq(take_tcp(fr, sizeof(fr), 1500, 47040), 0);
+	w1 = (uint32_t)(fr[48] << 8 | fr[49]) << 5;
+	ck_assert_msg(w1 > 256 * 1024, "window after 200 KiB read: %u", w1);
+	close(c);
+	close(l);
+}
+END_TEST
+
 /* An MSS option outside a SYN is ignored, as Linux ignores it (RFC 9293
  * sends it in SYNs only): lwIP 2.1.3 would apply it to the live
  * connection, and a peer that shrank it below what tcp_write had queued
@@ -2035,6 +2085,7 @@ make_suite(void)
 	tcase_add_test(t, largest_datagram_both_ways);
 	tcase_add_test(t, tcp_to_own_address);
 	tcase_add_test(t, tcp_user_timeout);
+	tcase_add_test(t, tcp_window_grows_with_reading);
 	tcase_add_test(t, tcp_mss_option_after_syn_ignored);
 	tcase_add_test(t, tcp_mss_option_in_a_fragment_ignored);
 	tcase_add_test(t, unknown_port_gets_icmp);
