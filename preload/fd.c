@@ -308,6 +308,25 @@ fork(void)
 	return r;
 }
 
+/* _exit and _Exit skip atexit, where a process of a family stops its
+ * progress thread (fs_stk_quiesce): a forked child that ends so (most
+ * do) must not die with that thread in the family's lock. */
+FS_EXPORT void
+_exit(int status)
+{
+	fs_stk_quiesce();
+	FS_REAL(_exit, status);
+	__builtin_unreachable();
+}
+
+FS_EXPORT void
+_Exit(int status)
+{
+	fs_stk_quiesce();
+	FS_REAL(_Exit, status);
+	__builtin_unreachable();
+}
+
 /* exec: the program that follows starts clean, as the stack's memory
  * stays with this image. A process that shares the stack with others (a
  * fork) gives up its share first, as at exit: the sockets only it held

@@ -56,6 +56,8 @@
 	X(int, dup2, (int, int)) \
 	X(int, dup3, (int, int, int)) \
 	X(pid_t, fork, (void)) \
+	X(void, _exit, (int)) \
+	X(void, _Exit, (int)) \
 	X(int, execve, (const char *, char *const[], char *const[])) \
 	X(int, execv, (const char *, char *const[])) \
 	X(int, execvp, (const char *, char *const[])) \

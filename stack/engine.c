@@ -917,6 +917,33 @@ fs_stk_stop(void)
 	}
 }
 
+/* The others of a family take a lock its holder died with as a stack
+ * half changed and start lwIP again, resetting every TCP connection; a
+ * process that ends while its progress thread is in the lock would do
+ * that to them (seen: a forked child's os._exit, 1 run in 4). The thread
+ * is told by its flag alone, not by its eventfd, whose number the program
+ * may have closed and reused (close_range before an _exit): it looks at
+ * the flag each round, every millisecond or more often while TCP sockets
+ * exist. Alone, a process needs none of it. */
+void
+fs_stk_quiesce(void)
+{
+	struct timespec until;
+
+	if (!fs_stk || !progress_tid || pthread_equal(progress_tid, pthread_self()) ||
+	    __atomic_load_n(&fs_stk->family_n, __ATOMIC_RELAXED) <= 1)
+		return;
+	__atomic_store_n(&progress_stop, 1, __ATOMIC_RELAXED);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 50000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	if (pthread_timedjoin_np(progress_tid, NULL, &until) == 0)
+		progress_tid = 0;
+}
+
 bool
 fs_stk_running(void)
 {
@@ -1005,6 +1032,13 @@ exit_linger(void)
 		fs_stk->cfg.tcp_exit_linger_ms);
 }
 
+/* Runs last of ours at exit (registered first). */
+static void
+exit_quiesce(void)
+{
+	fs_stk_quiesce();
+}
+
 /* Per process, as the program's own start of the stack. */
 static pthread_once_t start_once FS_PRIVATE = PTHREAD_ONCE_INIT;
 static const struct fs_config *start_cfg FS_PRIVATE;
@@ -1061,6 +1095,7 @@ start(void)
 		return;
 	}
 	start_result = 0;
+	atexit(exit_quiesce);
 	atexit(report);
 	atexit(exit_linger); /* runs first */
 	FS_INFO("stack up on %s, %u.%u.%u.%u/%u", start_cfg->dev,

@@ -126,6 +126,9 @@ unsigned fs_stk_family_size(void);
 /* This process leaves its family for good (it execs; its sockets were
  * dropped): the stack is forgotten here. */
 void fs_stk_leave(void);
+/* The process ends (exit, _exit): its progress thread stops first, within
+ * 50 ms, so that the process does not die holding the family's lock. */
+void fs_stk_quiesce(void);
 
 /* Called in a forked child that cannot join the family (engine.c): the
  * preload detaches the inherited sockets. Set by the preload. */

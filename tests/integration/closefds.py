@@ -1,11 +1,12 @@
 """Forked children that close every fd behind the library's back
 (os.closerange: close_range(2), as python's subprocess and daemons do
 before an exec), in the server and in the client, while the two keep
-talking over UDP.
+talking over TCP (with TCP sockets each process of the family runs its
+progress thread, which looks after the memif link).
   closefds.py server ADDR PORT    echo server; b"fork" forks such a child
   closefds.py client ADDR PORT    asks for the server's child, forks its
                                   own, then echoes for 3 s
-The client prints how many echoes came back."""
+The client prints whether every echo came back."""
 import os
 import socket
 import sys
@@ -22,37 +23,40 @@ def child():
 
 
 def server(addr, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((addr, port))
+    l = socket.socket()
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind((addr, port))
+    l.listen(1)
+    c, _ = l.accept()
     while True:
-        d, a = s.recvfrom(64)
+        d = c.recv(64)
+        if not d:
+            return
         if d == b"fork":
             child()
-        s.sendto(d, a)
+        c.sendall(d)
 
 
 def client(addr, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.create_connection((addr, port), timeout=5)
     s.settimeout(1)
-    s.sendto(b"fork", (addr, port))
+    s.sendall(b"fork")
     s.recv(64)
     child()
     n = ok = 0
     end = time.time() + 3
     while time.time() < end:
         n += 1
-        s.sendto(b"%d" % n, (addr, port))
+        m = b"%d" % n
+        s.sendall(m)
         try:
-            while s.recv(64) != b"%d" % n:
-                pass
-            ok += 1
+            ok += s.recv(64) == m
         except socket.timeout:
-            pass
+            break
         time.sleep(0.01)
     print(f"echoes while forked children closed every fd: all back {ok == n}", flush=True)
     print(f"{ok} of {n}", file=sys.stderr)
-    for _ in range(2):
-        os.wait()
+    os.wait()
 
 
 if __name__ == "__main__":
