@@ -105,6 +105,8 @@ fs_pcb_track(struct tcp_pcb *pcb)
 	struct pcb_ent *e, *next;
 	uint32_t b;
 
+	if (pcb->ext_args[0].callbacks) /* tracked already */
+		return;
 	if ((e = spare)) {
 		spare = e->hnext;
 	} else if (!(e = fs_heap_calloc(1, sizeof(*e)))) {
