@@ -702,7 +702,13 @@ first_window(struct fs_tcp *t, struct tcp_pcb *pcb, bool passive)
 		pcb->rcv_ann_right_edge = pcb->rcv_nxt + 0xffff;
 	if (cap < pcb->rcv_wnd)
 		pcb->rcv_wnd = (tcpwnd_size_t)cap;
-	tcp_update_rcv_ann_wnd(pcb);
+	/* Announced as it is (lwIP's tcp_update_rcv_ann_wnd holds back a
+	 * growth under one MSS: a small SO_RCVBUF would offer 0), but the
+	 * right edge never moves back. */
+	if (TCP_SEQ_GEQ(pcb->rcv_nxt + pcb->rcv_wnd, pcb->rcv_ann_right_edge))
+		pcb->rcv_ann_wnd = pcb->rcv_wnd;
+	else
+		pcb->rcv_ann_wnd = (tcpwnd_size_t)(pcb->rcv_ann_right_edge - pcb->rcv_nxt);
 }
 
 /* ---- lwIP callbacks (under the stack lock) ---- */
