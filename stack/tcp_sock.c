@@ -1676,8 +1676,9 @@ tcp_recvmsg_(void *s, struct msghdr *m, int flags)
 
 /* ---- send ---- */
 
-/* Bytes queued in lwIP, unsent or unacknowledged. Needs the pcb. */
-static size_t
+/* Bytes queued in lwIP, unsent or unacknowledged. Needs the pcb. Also
+ * read without the lock (send_room). */
+static FS_PEEK size_t
 queued(const struct fs_tcp *t)
 {
 	return (size_t)(TCP_SND_BUF - t->pcb->snd_buf);
@@ -1701,8 +1702,10 @@ snd_auto_grow(struct fs_tcp *t)
 		t->snd_auto = (uint32_t)want;
 }
 
-/* Bytes the socket may queue now. Under the stack lock. */
-static size_t
+/* Bytes the socket may queue now. Under the stack lock, or without it
+ * where a stale answer is looked at again under it (writable, a blocked
+ * send's wait). */
+static FS_PEEK size_t
 send_room(const struct fs_tcp *t)
 {
 	size_t room, limit, used;
