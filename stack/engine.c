@@ -1032,13 +1032,6 @@ exit_linger(void)
 		fs_stk->cfg.tcp_exit_linger_ms);
 }
 
-/* Runs last of ours at exit (registered first). */
-static void
-exit_quiesce(void)
-{
-	fs_stk_quiesce();
-}
-
 /* Per process, as the program's own start of the stack. */
 static pthread_once_t start_once FS_PRIVATE = PTHREAD_ONCE_INIT;
 static const struct fs_config *start_cfg FS_PRIVATE;
@@ -1095,7 +1088,7 @@ start(void)
 		return;
 	}
 	start_result = 0;
-	atexit(exit_quiesce);
+	atexit(fs_stk_quiesce); /* runs last of ours */
 	atexit(report);
 	atexit(exit_linger); /* runs first */
 	FS_INFO("stack up on %s, %u.%u.%u.%u/%u", start_cfg->dev,

@@ -9,9 +9,10 @@
  * addresses and ports, and a hint of the entry before it in lwIP's list.
  * lwIP changes the list behind our back (a connection added at the head,
  * one removed, its own move to the head), so a hint is only trusted when
- * it still holds: the entry is the same one (entries are recycled among
- * themselves, never freed to the heap, and their gen moves at each
- * recycling) and its pcb's next is ours. When it does not hold, one walk
+ * it still holds: its entry has a live pcb whose next is ours (entries
+ * are recycled among themselves, never freed to the heap, so reading one
+ * is always safe; a recycled one serves another pcb, which comes before
+ * ours only if its next says so). When it does not hold, one walk
  * of the list sets every hint again. Under the stack lock. */
 #include <stdint.h>
 #include <string.h>
@@ -29,8 +30,6 @@ struct pcb_ent {
 	struct tcp_pcb *pcb;
 	struct pcb_ent *hnext; /* hash chain; the free list */
 	struct pcb_ent *prev;  /* hint: the entry before ours in the list */
-	uint32_t prev_gen;     /* prev's gen when the hint was set */
-	uint32_t gen;	       /* moves each time the entry is recycled */
 	uint32_t laddr, raddr; /* network order */
 	uint16_t lport, rport; /* host order */
 };
@@ -63,7 +62,6 @@ on_destroy(u8_t id, void *data)
 			break;
 		}
 	e->pcb = NULL;
-	e->gen++;
 	e->hnext = spare;
 	spare = e;
 }
@@ -86,13 +84,6 @@ static struct pcb_ent *
 ent_of(const struct tcp_pcb *pcb)
 {
 	return pcb->ext_args[0].callbacks == &conn_cbs ? pcb->ext_args[0].data : NULL;
-}
-
-static void
-hint(struct pcb_ent *e, struct pcb_ent *before)
-{
-	e->prev = before;
-	e->prev_gen = before ? before->gen : 0;
 }
 
 /* A pcb just put at the head of tcp_active_pcbs (tcp_connect, a SYN on a
@@ -119,14 +110,14 @@ fs_pcb_track(struct tcp_pcb *pcb)
 	e->raddr = ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip));
 	e->lport = pcb->local_port;
 	e->rport = pcb->remote_port;
-	hint(e, NULL);
+	e->prev = NULL;
 	b = bucket(e->raddr, e->rport, e->lport);
 	e->hnext = hash[b];
 	hash[b] = e;
 	tcp_ext_arg_set_callbacks(pcb, 0, &conn_cbs);
 	tcp_ext_arg_set(pcb, 0, e);
 	if (tcp_active_pcbs == pcb && pcb->next && (next = ent_of(pcb->next)))
-		hint(next, e);
+		next->prev = e;
 }
 
 static err_t
@@ -155,7 +146,7 @@ walk(void)
 	fs_pcb_walks++;
 	for (p = tcp_active_pcbs; p; p = p->next) {
 		if ((e = ent_of(p)))
-			hint(e, before);
+			e->prev = before;
 		before = e; /* NULL for an untracked pcb: its follower walks again */
 	}
 }
@@ -165,7 +156,7 @@ hint_holds(const struct pcb_ent *e)
 {
 	const struct pcb_ent *a = e->prev;
 
-	return a && a->gen == e->prev_gen && a->pcb && a->pcb->next == e->pcb;
+	return a && a->pcb && a->pcb->next == e->pcb;
 }
 
 void
@@ -194,12 +185,12 @@ fs_pcb_front(uint32_t raddr, uint16_t rport, uint32_t laddr, uint16_t lport)
 	s = e->pcb->next;
 	a->next = s;
 	if (s && (next = ent_of(s)))
-		hint(next, e->prev);
+		next->prev = e->prev;
 	if ((next = ent_of(tcp_active_pcbs)))
-		hint(next, e);
+		next->prev = e;
 	e->pcb->next = tcp_active_pcbs;
 	tcp_active_pcbs = e->pcb;
-	hint(e, NULL);
+	e->prev = NULL;
 }
 
 void

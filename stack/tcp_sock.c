@@ -668,13 +668,20 @@ recved(struct tcp_pcb *pcb, size_t n)
 	}
 }
 
+/* What the socket may hold, queued plus the window it offers. */
+static uint32_t
+rcv_cap(const struct fs_tcp *t)
+{
+	return t->rcv_limit ? t->rcv_limit : t->rcv_auto;
+}
+
 /* Opens the window the peer sees up to what the socket may hold less
  * what it holds: back for bytes lwIP handed us, and beyond as rcv_auto
  * grows. Under the lock. */
 static bool
 credit(struct fs_tcp *t)
 {
-	size_t cap = t->rcv_limit ? t->rcv_limit : t->rcv_auto, want;
+	size_t cap = rcv_cap(t), want;
 
 	if (!t->pcb || t->rx_len >= cap)
 		return false;
@@ -696,7 +703,7 @@ credit(struct fs_tcp *t)
 static void
 first_window(struct fs_tcp *t, struct tcp_pcb *pcb, bool passive)
 {
-	uint32_t cap = t->rcv_limit ? t->rcv_limit : t->rcv_auto;
+	uint32_t cap = rcv_cap(t);
 
 	if (passive && pcb->rcv_ann_right_edge - pcb->rcv_nxt > 0xffff)
 		pcb->rcv_ann_right_edge = pcb->rcv_nxt + 0xffff;
