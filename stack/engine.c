@@ -920,7 +920,8 @@ fs_stk_stop(void)
 /* The others of a family take a lock its holder died with as a stack
  * half changed and start lwIP again, resetting every TCP connection; a
  * process that ends while its progress thread is in the lock would do
- * that to them (seen: a forked child's os._exit, 1 run in 4). The thread
+ * that to them (seen with a forked child's os._exit: memif fork-closefds,
+ * docs/benchmarks.md 2026-12-07 16:20). The thread
  * is told by its flag alone, not by its eventfd, whose number the program
  * may have closed and reused (close_range before an _exit): it looks at
  * the flag each round, every millisecond or more often while TCP sockets

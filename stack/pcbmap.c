@@ -1,8 +1,8 @@
 /* Connections found in O(1). lwIP's tcp_input finds a segment's pcb by
  * walking tcp_active_pcbs and moves it to the head: with 10,000
- * connections each busy in turn, every segment walked the whole list
- * (77% of a server's time in tcp_input; retransmission timeouts fired
- * while segments waited). fs_pcb_front moves the pcb to the head first,
+ * connections each busy in turn, every segment walked the whole list and
+ * retransmission timeouts fired while segments waited (docs/benchmarks.md,
+ * 2026-12-07 16:20). fs_pcb_front moves the pcb to the head first,
  * so that tcp_input (and tcp_fast_input) find it at once.
  *
  * Each connection's pcb has an entry (lwIP's ext arg 0): in a hash by its
