@@ -352,7 +352,7 @@ before_exec(void)
 		if (fl >= 0 && !(fl & FD_CLOEXEC)) {
 			kept++;
 			if (f->ops == &detached_ops || !f->ops->kernel_fd ||
-			    f->ops->kernel_fd(f->sock) < 0)
+			    f->ops->kernel_fd(f->sock, NULL) < 0)
 				FS_REAL(shutdown, (int)fd, SHUT_RDWR);
 		}
 		if (leave && f->ops != &detached_ops) {

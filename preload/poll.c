@@ -114,6 +114,22 @@ kernel_revents(struct pollfd *fds, nfds_t n, const struct pollfd *k)
 	return more;
 }
 
+/* Appends kernel fd kfd to a wait's k[0..*n), keeping those a spin must
+ * ask (ask: k[0..*spin)) before those only a sleep watches. */
+static void
+kfd_add(struct pollfd *k, int *n, int *spin, int kfd, bool ask)
+{
+	k[*n] = (struct pollfd){kfd, POLLIN, 0};
+	if (ask) {
+		struct pollfd t = k[*spin];
+
+		k[*spin] = k[*n];
+		k[*n] = t;
+		(*spin)++;
+	}
+	(*n)++;
+}
+
 /* poll over a set with accelerated fds; timeout_ns < 0 waits forever. */
 static int
 accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *mask)
@@ -122,7 +138,7 @@ accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *mas
 	struct pollset ps = {fds, n, NULL, 0};
 	int64_t end = 0;
 	nfds_t i;
-	int r, ready = 0, nk = 0, nkw;
+	int r, ready = 0, nk = 0, nkw, nks;
 
 	if (n > 32 && !(k = malloc(2 * n * sizeof(*k))))
 		return (int)fs_ret(-ENOMEM);
@@ -132,17 +148,19 @@ accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *mas
 			k[nk++] = fds[i];
 	}
 	/* After them (the mapping back below stops before these): the kernel
-	 * sides of sockets served on both paths, to wake the sleep. */
-	nkw = nk;
+	 * sides of sockets served on both paths, to wake the sleep; a spin
+	 * sees those the progress thread reports through accel_revents. */
+	nkw = nks = nk;
 	for (i = 0; i < n; i++) {
 		struct fs_fd *f = fs_fdt_hold(fds[i].fd);
+		bool reported = false;
 		int kfd = -1;
 
 		if (f)
-			kfd = FS_HELD(f, f->ops->kernel_fd ? f->ops->kernel_fd(f->sock) : -1);
-
+			kfd = FS_HELD(f, f->ops->kernel_fd ? f->ops->kernel_fd(f->sock, &reported)
+							   : -1);
 		if (kfd >= 0)
-			k[nkw++] = (struct pollfd){kfd, POLLIN, 0};
+			kfd_add(k, &nkw, &nks, kfd, !reported);
 	}
 	ps.k = k;
 	ps.nk = nk;
@@ -151,7 +169,7 @@ accel_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *mas
 	/* As the kernel, 0 only when the time is up: a kernel fd that woke
 	 * the wait may have been emptied since, or been an epoll set's kick. */
 	for (;;) {
-		r = fs_stk_wait(poll_ready, &ps, timeout_ns, k, nkw, mask);
+		r = fs_stk_wait(poll_ready, &ps, timeout_ns, k, nkw, nks, mask);
 		if (r < 0) {
 			ready = (int)fs_ret(r);
 			break;
@@ -767,29 +785,33 @@ ep_wait_once(int epfd, struct ep_set *s, struct epoll_event *evs, int max, int64
 	     const sigset_t *mask)
 {
 	struct pollfd kbuf[16], *k = kbuf;
-	int n, r, m, nk = 1, i;
+	int n, r, m, nk = 0, nks = 0, i;
 
 	/* The epoll fd itself (kernel members), and the kernel sides of
-	 * members served on both paths. */
+	 * members served on both paths: a spin asks the kernel only about
+	 * those ep_ready does not see, the epoll fd when the set may hold
+	 * kernel members (its kick matters to a sleep only) and kernel
+	 * sides the progress thread does not report. */
 	pthread_mutex_lock(&s->lock);
 	if (s->n + 1 > 16 && !(k = malloc(sizeof(*k) * (size_t)(s->n + 1)))) {
 		pthread_mutex_unlock(&s->lock);
 		return (int)fs_ret(-ENOMEM);
 	}
-	k[0] = (struct pollfd){epfd, POLLIN, 0};
+	kfd_add(k, &nk, &nks, epfd, !s->counted || s->kernel_n > 0 || s->nested > 0);
 	for (i = 0; i < s->n; i++) {
 		struct fs_fd *f = s->m[i].f;
+		bool reported = false;
 		int kfd;
 
 		if (s->m[i].nested || !member_hold(&s->m[i])) /* closed: f may be gone */
 			continue;
-		kfd = f->ops->kernel_fd ? f->ops->kernel_fd(f->sock) : -1;
+		kfd = f->ops->kernel_fd ? f->ops->kernel_fd(f->sock, &reported) : -1;
 		fs_fdt_release(f);
 		if (kfd >= 0)
-			k[nk++] = (struct pollfd){kfd, POLLIN, 0};
+			kfd_add(k, &nk, &nks, kfd, !reported);
 	}
 	pthread_mutex_unlock(&s->lock);
-	r = fs_stk_wait(ep_ready, s, timeout_ns, k, nk, mask);
+	r = fs_stk_wait(ep_ready, s, timeout_ns, k, nk, nks, mask);
 	if (k != kbuf)
 		free(k);
 	if (r < 0)

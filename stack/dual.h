@@ -19,6 +19,14 @@ struct fs_dual {
  * unwatched and every look asks the kernel, as before. */
 void fs_dual_watch(struct fs_dual *d, int kfd);
 
+/* Whether d's arrivals are reported (d is watched): fs_dual_readable then
+ * answers without a system call until one comes. */
+static inline bool
+fs_dual_reported(const struct fs_dual *d)
+{
+	return d->slot >= 0;
+}
+
 /* Stops watching (under the stack lock; harmless when not watched). */
 void fs_dual_unwatch(struct fs_dual *d);
 /* Forgets d without asking the kernel: its fd was another process's, one

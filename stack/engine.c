@@ -250,18 +250,18 @@ waiter_del(void)
  * later while we spin (OpenOnload's EF_POLL_FAST_USEC, 32 us by default,
  * is the same trade); a sleep watches them at once. */
 #define KPOLL_NS 20000
-#define FAMILY_YIELD_NS 20000
+#define YIELD_AFTER_NS 20000
 
 int
 fs_stk_wait(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct pollfd *kfds, int nk,
-	    const sigset_t *sigmask)
+	    int nk_spin, const sigset_t *sigmask)
 {
-	return fs_stk_wait_sliced(ready, arg, timeout_ns, kfds, nk, sigmask, 0);
+	return fs_stk_wait_sliced(ready, arg, timeout_ns, kfds, nk, nk_spin, sigmask, 0);
 }
 
 int
 fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct pollfd *kfds,
-		   int nk, const sigset_t *sigmask, int64_t slice_ns)
+		   int nk, int nk_spin, const sigset_t *sigmask, int64_t slice_ns)
 {
 	uint64_t now = fs_now_ns(), start = now;
 	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
@@ -308,24 +308,24 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 		/* The clock every 16 spins. */
 		if ((++spins & 15) != 0)
 			continue;
-		/* A long spin (about 10 us with nothing) gives the core up now
-		 * and then: another thread of the program may share it, and
-		 * would otherwise wait for the end of our time slice. */
-		if ((spins & 255) == 0)
-			sched_yield();
 		now = fs_now_ns();
-		/* In a family of processes, a thread that found nothing for a
-		 * while yields every 16 spins: the others may share its core
-		 * and have work (nginx's workers on one core). */
-		if (fs_stk->family_n > 1 && now - start > FAMILY_YIELD_NS)
+		/* A spin that found nothing for a while gives the core up now
+		 * and then: another thread of the program may share it, and
+		 * would otherwise wait for the end of our time slice. Every
+		 * 256 spins (about 10 us); in a family of processes every 16
+		 * (nginx's workers on one core). A shorter wait (a ping-pong's)
+		 * never yields: its system calls would be paced by time, not
+		 * by messages. */
+		if (now - start > YIELD_AFTER_NS &&
+		    ((spins & 255) == 0 || fs_stk->family_n > 1))
 			sched_yield();
 		if (now >= deadline) {
 			r = 0;
 			break;
 		}
-		if (nk > 0 && now >= kpoll) {
+		if (nk_spin > 0 && now >= kpoll) {
 			kpoll = now + KPOLL_NS;
-			if (sleep_on(kfds, nk, 0, NULL) > 0) {
+			if (sleep_on(kfds, nk_spin, 0, NULL) > 0) {
 				r = 2;
 				break;
 			}

@@ -37,8 +37,10 @@ struct fs_sock_ops {
 	/* The last fd naming the socket was closed. */
 	void (*close)(void *s);
 	/* The kernel fd to watch beside the stack for a socket served on both
-	 * paths (a wildcard bind), or -1. */
-	int (*kernel_fd)(void *s);
+	 * paths (a wildcard bind), or -1. *reported (when not NULL) tells
+	 * whether the progress thread reports its arrivals (stack/dual.c), so
+	 * that poll above sees them without asking the kernel. */
+	int (*kernel_fd)(void *s, bool *reported);
 };
 
 /* Returned by connect when the socket belongs to the kernel from now on
@@ -87,9 +89,12 @@ void *fs_tcp_listen_wildcard(int kfd, bool nonblock, uint16_t port, int backlog)
 /* Waits until ready(arg) is true, a kernel fd in kfds (nk of them) is
  * ready, or timeout_ns passes (negative: forever): spins FASTSOCK_SPIN_US
  * polling the device, then sleeps in the kernel with sigmask (or NULL).
- * Returns 1 (ready), 2 (a kernel fd), 0 (timeout) or -EINTR. */
+ * While it spins only the first nk_spin kernel fds are asked (a system
+ * call every few microseconds); the others are ones ready() sees without
+ * asking (kernel sides the progress thread reports). Returns 1 (ready), 2
+ * (a kernel fd), 0 (timeout) or -EINTR. */
 int fs_stk_wait(bool (*ready)(void *), void *arg, int64_t timeout_ns,
-		struct pollfd *kfds, int nk, const sigset_t *sigmask);
+		struct pollfd *kfds, int nk, int nk_spin, const sigset_t *sigmask);
 
 /* Signal handlers the interposer's trampoline ran on this thread, and
  * whether the last one asked for SA_RESTART. fs_stk_wait returns -EINTR

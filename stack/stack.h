@@ -185,7 +185,8 @@ fs_stk_news(void)
 /* fs_stk_wait for a condition no frame announces (room in a device queue
  * that has no completion event): each sleep lasts at most slice_ns. */
 int fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns,
-		       struct pollfd *kfds, int nk, const sigset_t *sigmask, int64_t slice_ns);
+		       struct pollfd *kfds, int nk, int nk_spin, const sigset_t *sigmask,
+		       int64_t slice_ns);
 
 /* Publishing for fastsock-stat (publish.c): open at start, then update
  * from the progress thread under the lock (every 250 ms unless forced). */

@@ -1087,7 +1087,7 @@ wait_connected(struct fs_tcp *t)
 	int r, e;
 
 	for (;;) {
-		r = fs_stk_wait(connect_done, t, t->sndtimeo_ns, NULL, 0, NULL);
+		r = fs_stk_wait(connect_done, t, t->sndtimeo_ns, NULL, 0, 0, NULL);
 		if (r == 0)
 			return -EINPROGRESS; /* SO_SNDTIMEO ran out: as the kernel */
 		if (r < 0)
@@ -1261,7 +1261,7 @@ tcp_accept_(void *s, struct sockaddr *a, socklen_t *n, int flags, void **conn)
 			return -EAGAIN;
 		struct pollfd kp = {l->kfd, POLLIN, 0};
 
-		r = fs_stk_wait(acceptable, l, l->rcvtimeo_ns, &kp, l->dual ? 1 : 0, NULL);
+		r = fs_stk_wait(acceptable, l, l->rcvtimeo_ns, &kp, l->dual, l->dual, NULL);
 		if (r == 0)
 			return -EAGAIN;
 		if (r == -EINTR && fs_sig_restart && l->rcvtimeo_ns < 0)
@@ -1671,7 +1671,7 @@ tcp_recvmsg_(void *s, struct msghdr *m, int flags)
 		}
 		if (!block)
 			return got ? (ssize_t)got : -EAGAIN;
-		r = fs_stk_wait(readable, t, t->rcvtimeo_ns, NULL, 0, NULL);
+		r = fs_stk_wait(readable, t, t->rcvtimeo_ns, NULL, 0, 0, NULL);
 		if (r == 0)
 			return got ? (ssize_t)got : -EAGAIN;
 		if (r == -EINTR && fs_sig_restart && t->rcvtimeo_ns < 0)
@@ -1861,7 +1861,7 @@ tcp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		if (!block)
 			return -EAGAIN;
 		/* A full device queue holds lwIP's output back too. */
-		r = fs_stk_wait_sliced(writable, t, t->sndtimeo_ns, NULL, 0, NULL, TX_SLICE_NS);
+		r = fs_stk_wait_sliced(writable, t, t->sndtimeo_ns, NULL, 0, 0, NULL, TX_SLICE_NS);
 		if (r == 0)
 			return done ? (ssize_t)done : -EAGAIN;
 		if (r == -EINTR && !done && fs_sig_restart && t->sndtimeo_ns < 0) {
@@ -2028,7 +2028,7 @@ tcp_close_(void *s)
 	 * acknowledged or the timeout runs out; what is left still goes
 	 * after it returns. */
 	if (t->st == T_CONNECTED && t->linger_on && t->linger_s > 0)
-		fs_stk_wait(lingered, t, (int64_t)t->linger_s * 1000000000, NULL, 0, NULL);
+		fs_stk_wait(lingered, t, (int64_t)t->linger_s * 1000000000, NULL, 0, 0, NULL);
 	fs_stk_lock();
 	close_locked(t, false);
 	fs_stk_poll_locked();
@@ -2211,10 +2211,12 @@ fs_tcp_delivering(void)
 }
 
 static int
-tcp_kernel_fd_(void *s)
+tcp_kernel_fd_(void *s, bool *reported)
 {
 	struct fs_tcp *t = s;
 
+	if (reported)
+		*reported = t->dual && fs_dual_reported(&t->kd);
 	return t->dual ? t->kfd : -1;
 }
 

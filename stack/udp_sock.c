@@ -477,10 +477,12 @@ readable(void *s)
 }
 
 static int
-udp_kernel_fd_(void *s)
+udp_kernel_fd_(void *s, bool *reported)
 {
 	struct fs_udp *u = s;
 
+	if (reported)
+		*reported = u->dual && fs_dual_reported(&u->kd);
 	return u->dual ? u->kfd : -1;
 }
 
@@ -531,7 +533,7 @@ udp_recvmsg_(void *s, struct msghdr *m, int flags)
 			/* A dual socket's kernel side: readable() sees the
 			 * kernel's reports (dual.c), the wait asks the kernel now
 			 * and then and watches it in the sleep. */
-			e = fs_stk_wait(readable, u, t, &kp, u->dual ? 1 : 0, NULL);
+			e = fs_stk_wait(readable, u, t, &kp, u->dual, u->dual, NULL);
 			if (e == 2) {
 				ssize_t k = kernel_recv(u, m, flags);
 
@@ -766,7 +768,7 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 		fs_stk_unlock();
 		if (u->nonblock || (flags & MSG_DONTWAIT))
 			return -EAGAIN;
-		r = fs_stk_wait_sliced(tx_room, NULL, u->sndtimeo_ns, NULL, 0, NULL, TX_SLICE_NS);
+		r = fs_stk_wait_sliced(tx_room, NULL, u->sndtimeo_ns, NULL, 0, 0, NULL, TX_SLICE_NS);
 		if (r == 0)
 			return -EAGAIN;
 		if (r < 0)
