@@ -342,16 +342,32 @@ pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts, const
 /* ---- epoll ---- */
 
 /* The accelerated members of one kernel epoll fd; kernel members stay in
- * the kernel's epoll set. */
+ * the kernel's epoll set.
+ *
+ * As the kernel's ready list, a wait looks only at the candidates: the
+ * members named in the stack's news log since the last look (an arrival,
+ * an ACK, an error, a state change: fs_stk_news_since), those added or
+ * changed since, level-triggered ones that reported last time (the
+ * kernel's wait puts those back on its list), and the ones no news
+ * covers (nested sets, kernel sides of sockets served on both paths).
+ * Looking at every member on each spin made a sockperf server with 1,000
+ * sockets in its set 28x slower (docs/benchmarks.md, 2026-12-07 19:40).
+ * Every 100 ms a look at all members checks that nothing became ready
+ * without news, and says so if something did (a bug). */
 struct ep_member {
 	int fd;
 	struct fs_fd *f; /* the entry when added: a closed fd is dropped */
 	unsigned serial; /* f's then (f's address may come back for another) */
 	bool nested;	 /* fd is another epoll set (f is NULL) */
+	bool always;	 /* no news covers it: always a candidate */
+	bool cand;	 /* on the candidate list */
+	bool dead;	 /* closed, found by ep_collect */
 	struct epoll_event ev;
 	unsigned last;	 /* readiness last reported (edge-triggered) */
 	uint32_t gen;	 /* the socket's arrival counter then */
 	bool disabled;	 /* EPOLLONESHOT fired */
+	const void *sock; /* f's socket, the news log's name for it */
+	int hnext;	 /* the next member in its hash bucket, or -1 */
 };
 
 struct ep_set {
@@ -370,6 +386,14 @@ struct ep_set {
 	 * wait, never an event. */
 	int kernel_n;
 	bool counted;
+	/* Members by socket (the news log names sockets): buckets of member
+	 * indexes chained through hnext; nbuckets a power of two. */
+	int *bucket;
+	unsigned nbuckets;
+	int *cand; /* candidate member indexes, ncand of them (room: cap) */
+	int ncand;
+	uint64_t news_pos; /* in the stack's news log */
+	int64_t audit_ns;  /* when all members are next looked at */
 };
 
 /* Whether m's fd still names the socket it named when added: closing
@@ -446,6 +470,8 @@ fs_epoll_forget(int epfd)
 	if (s->kick_fd >= 0)
 		FS_REAL(close, s->kick_fd);
 	free(s->m);
+	free(s->cand);
+	free(s->bucket);
 	free(s);
 }
 
@@ -505,21 +531,92 @@ ep_find(struct ep_set *s, int fd)
 	return -1;
 }
 
+/* The candidate list and the hash of members by socket, under s->lock. */
+static void
+cand_add(struct ep_set *s, int i)
+{
+	if (!s->m[i].cand) {
+		s->m[i].cand = true;
+		s->cand[s->ncand++] = i;
+	}
+}
+
+static unsigned
+sock_bucket(const struct ep_set *s, const void *sock)
+{
+	return (unsigned)(((uintptr_t)sock >> 4) * 0x9e3779b97f4a7c15ull >> 40) & (s->nbuckets - 1);
+}
+
+static void
+hash_link(struct ep_set *s, int i)
+{
+	unsigned b = sock_bucket(s, s->m[i].sock);
+
+	s->m[i].hnext = s->bucket[b];
+	s->bucket[b] = i;
+}
+
+static void
+hash_unlink(struct ep_set *s, int i)
+{
+	int *pp = &s->bucket[sock_bucket(s, s->m[i].sock)];
+
+	while (*pp != i)
+		pp = &s->m[*pp].hnext;
+	*pp = s->m[i].hnext;
+}
+
+/* The news log named sock: its members become candidates. */
+static void
+news_seen(void *ctx, const void *sock)
+{
+	struct ep_set *s = ctx;
+	int i;
+
+	for (i = s->bucket[sock_bucket(s, sock)]; i >= 0; i = s->m[i].hnext)
+		if (s->m[i].sock == sock)
+			cand_add(s, i);
+}
+
+/* Makes room for cap members (their candidate list and buckets too). */
+static int
+ep_grow(struct ep_set *s, int cap)
+{
+	struct ep_member *a = realloc(s->m, sizeof(*a) * (size_t)cap);
+	int *c, *b, i;
+
+	if (a)
+		s->m = a;
+	c = a ? realloc(s->cand, sizeof(*c) * (size_t)cap) : NULL;
+	if (c)
+		s->cand = c;
+	b = c ? malloc(sizeof(*b) * (size_t)cap) : NULL; /* cap: a power of two */
+	if (!b)
+		return -ENOMEM;
+	free(s->bucket);
+	s->bucket = b;
+	s->nbuckets = (unsigned)cap;
+	s->cap = cap;
+	for (i = 0; i < cap; i++)
+		b[i] = -1;
+	for (i = 0; i < s->n; i++)
+		hash_link(s, i);
+	return 0;
+}
+
 /* Member array changes, under s->lock. ep_add returns -ENOMEM when the
- * array cannot grow; ep_remove puts the last member in i's place. */
+ * array cannot grow; ep_remove puts the last member in i's place. A new or
+ * changed member is a candidate: the kernel looks at it then too. */
 static int
 ep_add(struct ep_set *s, struct ep_member m)
 {
-	if (s->n == s->cap) {
-		int cap = s->cap ? s->cap * 2 : 8;
-		struct ep_member *a = realloc(s->m, sizeof(*a) * (size_t)cap);
-
-		if (!a)
-			return -ENOMEM;
-		s->m = a;
-		s->cap = cap;
-	}
-	s->m[s->n++] = m;
+	if (s->n == s->cap && ep_grow(s, s->cap ? s->cap * 2 : 8) < 0)
+		return -ENOMEM;
+	m.sock = m.f ? m.f->sock : NULL;
+	m.cand = false;
+	s->m[s->n] = m;
+	hash_link(s, s->n);
+	cand_add(s, s->n++);
 	s->nested += m.nested;
 	return 0;
 }
@@ -527,16 +624,35 @@ ep_add(struct ep_set *s, struct ep_member m)
 static void
 ep_remove(struct ep_set *s, int i)
 {
+	int c, last = s->n - 1;
+
 	s->nested -= s->m[i].nested;
-	s->m[i] = s->m[--s->n];
+	hash_unlink(s, i);
+	for (c = 0; c < s->ncand; c++)
+		if (s->cand[c] == i) {
+			s->cand[c] = s->cand[--s->ncand];
+			break;
+		}
+	if (i != last) {
+		hash_unlink(s, last);
+		s->m[i] = s->m[last];
+		hash_link(s, i);
+		for (c = 0; c < s->ncand; c++)
+			if (s->cand[c] == last)
+				s->cand[c] = i;
+	}
+	s->n--;
 }
 
 static void
-ep_modify(struct ep_member *m, const struct epoll_event *ev)
+ep_modify(struct ep_set *s, int i, const struct epoll_event *ev)
 {
+	struct ep_member *m = &s->m[i];
+
 	m->ev = *ev;
 	m->last = 0;
 	m->disabled = false;
+	cand_add(s, i);
 }
 
 /* Whether fd is an epoll fd: 1 yes, 0 no, -1 unknown (no /proc). */
@@ -590,7 +706,9 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
 			r = -EEXIST;
 			break;
 		}
-		if ((r = ep_add(s, (struct ep_member){.fd = fd, .f = f, .serial = f->serial, .ev = *ev})) < 0)
+		if ((r = ep_add(s, (struct ep_member){.fd = fd, .f = f, .serial = f->serial, .ev = *ev,
+						      .always = f->ops->kernel_fd &&
+								f->ops->kernel_fd(f->sock, NULL) >= 0})) < 0)
 			break;
 		/* The set's first accelerated member: a thread already in the
 		 * kernel's epoll_wait on it must come out and wait our way. */
@@ -601,7 +719,7 @@ accel_epoll_ctl(int epfd, int op, int fd, struct fs_fd *f, struct epoll_event *e
 			r = -ENOENT;
 			break;
 		}
-		ep_modify(&s->m[i], ev);
+		ep_modify(s, i, ev);
 		break;
 	case EPOLL_CTL_DEL:
 		if (i < 0) {
@@ -663,16 +781,53 @@ member_events(struct ep_member *m, uint32_t *gen)
 	return member_events_at(m, gen, 0);
 }
 
+#define EP_AUDIT_NS 100000000
+
+/* The news since the last look: its members become candidates; all do
+ * when the log lost some. Every EP_AUDIT_NS, the others are looked at
+ * too: one that reports then became ready without news. Under s->lock. */
+static void
+ep_news(struct ep_set *s, int depth)
+{
+	static bool told;
+	uint32_t gen;
+	int64_t now;
+	int i;
+
+	if (!fs_stk_news_since(&s->news_pos, news_seen, s)) {
+		for (i = 0; i < s->n; i++)
+			cand_add(s, i);
+		return;
+	}
+	if ((now = mono_ns()) < s->audit_ns)
+		return;
+	s->audit_ns = now + EP_AUDIT_NS;
+	for (i = 0; i < s->n; i++) {
+		if (s->m[i].cand || !member_events_at(&s->m[i], &gen, depth))
+			continue;
+		if (!told) {
+			told = true;
+			FS_WARN("epoll: fd %d became ready without the stack's news (a fastsock bug; "
+				"found by the check every 100 ms, which reports it late)",
+				s->m[i].fd);
+		}
+		cand_add(s, i);
+	}
+}
+
 static bool
 set_ready(struct ep_set *s, int depth)
 {
 	uint32_t gen;
-	int i;
+	bool ready = false;
+	int c;
 
-	for (i = 0; i < s->n; i++)
-		if (member_events_at(&s->m[i], &gen, depth))
-			return true;
-	return false;
+	pthread_mutex_lock(&s->lock);
+	ep_news(s, depth);
+	for (c = 0; c < s->ncand && !ready; c++)
+		ready = member_events_at(&s->m[s->cand[c]], &gen, depth) != 0;
+	pthread_mutex_unlock(&s->lock);
+	return ready;
 }
 
 static bool
@@ -681,20 +836,30 @@ ep_ready(void *arg)
 	return set_ready(arg, 0);
 }
 
-/* Fills evs with up to max ready accelerated members, updating edge and
- * one-shot state; returns the count. The caller holds s->lock. */
+/* Fills evs with up to max ready accelerated members among the
+ * candidates, updating edge and one-shot state; returns the count. Stay
+ * candidates: those not looked at (max reached), those no news covers,
+ * and level-triggered ones that reported (as the kernel's list keeps
+ * them). The caller holds s->lock. */
 static int
 ep_collect(struct ep_set *s, struct epoll_event *evs, int max)
 {
-	int i, n = 0;
+	int c, k = 0, n = 0, i, dead = 0;
 
-	for (i = 0; i < s->n && n < max; i++) {
-		struct ep_member *m = &s->m[i];
+	ep_news(s, 0);
+	for (c = 0; c < s->ncand; c++) {
+		struct ep_member *m = &s->m[i = s->cand[c]];
 		uint32_t gen = m->gen;
 		unsigned ev;
 
+		if (n == max) {
+			s->cand[k++] = i;
+			continue;
+		}
 		if (!m->nested && !member_hold(m)) { /* closed: the kernel drops it */
-			ep_remove(s, i--);
+			m->cand = false;
+			m->dead = true;
+			dead++;
 			continue;
 		}
 		ev = member_events(m, &gen);
@@ -707,14 +872,25 @@ ep_collect(struct ep_set *s, struct epoll_event *evs, int max)
 		}
 		if (!m->nested)
 			fs_fdt_release(m->f);
-		if (!ev)
-			continue;
-		evs[n].events = ev;
-		evs[n].data = m->ev.data;
-		n++;
-		if (m->ev.events & EPOLLONESHOT)
-			m->disabled = true;
+		if (ev) {
+			evs[n].events = ev;
+			evs[n].data = m->ev.data;
+			n++;
+			if (m->ev.events & EPOLLONESHOT)
+				m->disabled = true;
+		}
+		if (m->always || (ev && !(m->ev.events & (EPOLLET | EPOLLONESHOT))))
+			s->cand[k++] = i;
+		else
+			m->cand = false;
 	}
+	s->ncand = k;
+	/* From the last: a removal moves the last member into the gap. */
+	for (i = s->n - 1; dead > 0 && i >= 0; i--)
+		if (s->m[i].dead) {
+			ep_remove(s, i);
+			dead--;
+		}
 	return n;
 }
 
@@ -785,7 +961,7 @@ ep_wait_once(int epfd, struct ep_set *s, struct epoll_event *evs, int max, int64
 	     const sigset_t *mask)
 {
 	struct pollfd kbuf[16], *k = kbuf;
-	int n, r, m, nk = 0, nks = 0, i;
+	int n, r, m, nk = 0, nks = 0, c;
 
 	/* The epoll fd itself (kernel members), and the kernel sides of
 	 * members served on both paths: a spin asks the kernel only about
@@ -798,12 +974,13 @@ ep_wait_once(int epfd, struct ep_set *s, struct epoll_event *evs, int max, int64
 		return (int)fs_ret(-ENOMEM);
 	}
 	kfd_add(k, &nk, &nks, epfd, !s->counted || s->kernel_n > 0 || s->nested > 0);
-	for (i = 0; i < s->n; i++) {
+	for (c = 0; c < s->ncand; c++) { /* kernel sides are always candidates */
+		int i = s->cand[c];
 		struct fs_fd *f = s->m[i].f;
 		bool reported = false;
 		int kfd;
 
-		if (s->m[i].nested || !member_hold(&s->m[i])) /* closed: f may be gone */
+		if (!s->m[i].always || s->m[i].nested || !member_hold(&s->m[i])) /* closed: f may be gone */
 			continue;
 		kfd = f->ops->kernel_fd ? f->ops->kernel_fd(f->sock, &reported) : -1;
 		fs_fdt_release(f);
@@ -1010,9 +1187,9 @@ nested_ctl(int epfd, int op, int fd, const struct epoll_event *ev)
 	if (i >= 0 && !s->m[i].nested)
 		i = -1; /* not ours to change */
 	if (op == EPOLL_CTL_ADD && i < 0)
-		ep_add(s, (struct ep_member){.fd = fd, .nested = true, .ev = *ev}); /* ENOMEM: not nested */
+		ep_add(s, (struct ep_member){.fd = fd, .nested = true, .always = true, .ev = *ev}); /* ENOMEM: not nested */
 	else if (op == EPOLL_CTL_MOD && i >= 0)
-		ep_modify(&s->m[i], ev);
+		ep_modify(s, i, ev);
 	else if (op == EPOLL_CTL_DEL && i >= 0)
 		ep_remove(s, i);
 	pthread_mutex_unlock(&s->lock);

@@ -389,6 +389,29 @@ fs_stk_wait_sliced(bool (*ready)(void *), void *arg, int64_t timeout_ns, struct 
 	return r;
 }
 
+bool
+fs_stk_news_since(uint64_t *pos, void (*seen)(void *ctx, const void *sock), void *ctx)
+{
+	uint64_t end, q;
+
+	if (!fs_stk)
+		return false;
+	end = __atomic_load_n(&fs_stk->news_seq, __ATOMIC_ACQUIRE);
+	if (end - *pos > FS_NEWS_LOG) {
+		*pos = end;
+		return false;
+	}
+	for (q = *pos; q != end; q++)
+		seen(ctx, __atomic_load_n(&fs_stk->news_log[q & (FS_NEWS_LOG - 1)], __ATOMIC_ACQUIRE));
+	/* An entry read may have been overwritten meanwhile: the writer of
+	 * sequence s replaces s - FS_NEWS_LOG's before it moves the count
+	 * past s, and a new entry seen means the count is at s at least. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	q = *pos;
+	*pos = end;
+	return __atomic_load_n(&fs_stk->news_seq, __ATOMIC_RELAXED) - q < FS_NEWS_LOG;
+}
+
 void
 fs_stk_kick(void)
 {
@@ -656,6 +679,7 @@ restart(pid_t pid)
 		FS_WARN("process %d of the family died holding the stack lock: the others carry on, "
 			"but what it was changing may be left half done",
 			(int)pid);
+		fs_stk_news_all();
 		return;
 	}
 	n = fs_tcp_restart_drop();
@@ -669,6 +693,7 @@ restart(pid_t pid)
 	fs_tcp_restart_again();
 	fs_udp_restart_again();
 	fs_stk->restarts++;
+	fs_stk_news_all();
 	FS_WARN("process %d of the family died holding the stack lock: the stack started again "
 		"(%u TCP connections reset; listeners and UDP sockets kept)",
 		(int)pid, n);

@@ -86,6 +86,14 @@ extern const struct fs_sock_ops fs_tcp_ops;
  * NULL when out of memory or the stack cannot take that port. */
 void *fs_tcp_listen_wildcard(int kfd, bool nonblock, uint16_t port, int backlog);
 
+/* The sockets whose readiness may have risen since position *pos of the
+ * stack's news log (an arrival, an ACK, an error, a state change; each
+ * moves the socket's poll gen too): calls seen(ctx, sock) for each and
+ * moves *pos on. False when the log no longer holds some of them (it
+ * keeps the last 1024), lwIP restarted, or there is no stack: the caller
+ * must look at all its sockets. Without the lock. */
+bool fs_stk_news_since(uint64_t *pos, void (*seen)(void *ctx, const void *sock), void *ctx);
+
 /* Waits until ready(arg) is true, a kernel fd in kfds (nk of them) is
  * ready, or timeout_ns passes (negative: forever): spins FASTSOCK_SPIN_US
  * polling the device, then sleeps in the kernel with sigmask (or NULL).

@@ -44,6 +44,8 @@ struct fs_waiter {
 	struct fs_waiter *next;
 };
 
+#define FS_NEWS_LOG 1024 /* a power of two */
+
 struct fs_stack {
 	uint32_t lock; /* everything below, and all of lwIP (fs_stk_lock) */
 	struct fs_dev *dev;
@@ -66,6 +68,11 @@ struct fs_stack {
 	uint64_t arp_asked_ns;	/* when it was last asked for (udp_sock.c) */
 	uint64_t polls;
 	unsigned restarts;	/* of lwIP: a member died holding the lock */
+	/* The news log: the sockets whose readiness may have risen, in
+	 * order, the last FS_NEWS_LOG of them (fs_stk_news_of, under the
+	 * lock; read without it by fs_stk_news_since). */
+	uint64_t news_seq;
+	const void *news_log[FS_NEWS_LOG];
 };
 
 /* The process's stack once started, else NULL. */
@@ -173,11 +180,25 @@ fs_stk_progress(void)
 	}
 }
 
-/* Called under the lock when a socket became readable, writable or got an
- * error: wakes the sleeping waiters once the poll ends. */
+/* Called under the lock when socket sock became readable, writable or got
+ * an error: wakes the sleeping waiters once the poll ends, and logs sock
+ * for the epoll sets (fs_stk_news_since). */
 static inline void
-fs_stk_news(void)
+fs_stk_news_of(const void *sock)
 {
+	uint64_t q = fs_stk->news_seq;
+
+	__atomic_store_n(&fs_stk->news_log[q & (FS_NEWS_LOG - 1)], sock, __ATOMIC_RELEASE);
+	__atomic_store_n(&fs_stk->news_seq, q + 1, __ATOMIC_RELEASE);
+	fs_stk->news = true;
+}
+
+/* Every socket's readiness may have changed (lwIP restarted): the next
+ * look of every epoll set is at all its members. Under the lock. */
+static inline void
+fs_stk_news_all(void)
+{
+	__atomic_store_n(&fs_stk->news_seq, fs_stk->news_seq + FS_NEWS_LOG + 1, __ATOMIC_RELEASE);
 	fs_stk->news = true;
 }
 

@@ -570,7 +570,7 @@ static void
 bump(struct fs_tcp *t)
 {
 	__atomic_add_fetch(&t->gen, 1, __ATOMIC_RELEASE);
-	fs_stk_news();
+	fs_stk_news_of(t);
 }
 
 /* lwIP's view of the options, from ours. Under the stack lock. */

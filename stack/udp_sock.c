@@ -138,7 +138,7 @@ deliver(struct fs_udp *u, struct pbuf *p, uint32_t addr, uint16_t port)
 	u->q[t % QCAP] = (struct dgram){p, addr, port};
 	__atomic_add_fetch(&u->qbytes, p->tot_len, __ATOMIC_RELAXED);
 	__atomic_store_n(&u->tail, t + 1, __ATOMIC_RELEASE);
-	fs_stk_news();
+	fs_stk_news_of(u);
 }
 
 static void
@@ -177,7 +177,7 @@ on_icmp(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr_t *src)
 		    ip4_addr_get_u32(ip_2_ip4(&u->pcb->remote_ip)) == ih->dest.addr) {
 			u->so_error = buf[1] == ICMP_DUR_PORT ? ECONNREFUSED : EHOSTUNREACH;
 			u->errors++;
-			fs_stk_news();
+			fs_stk_news_of(u);
 		}
 	}
 	return 0;
