@@ -653,6 +653,38 @@ tcp_direct(struct pbuf *p)
 	return true;
 }
 
+uint64_t fs_udp_direct_in;
+
+/* A UDP datagram to our own address and MAC, unfragmented, checked by
+ * check_frame, from a unicast source: to its socket without lwIP's walk of
+ * every UDP pcb (fs_udp_direct), or lwIP's way. Consumes p when it returns
+ * true. */
+static bool
+udp_direct(struct pbuf *p)
+{
+	const uint8_t *b = p->payload, *ip = b + SIZEOF_ETH_HDR, *udp;
+	uint32_t src, dst, self = ip4_addr_get_u32(netif_ip4_addr(&nif));
+	uint32_t bcast = self | ~ip4_addr_get_u32(netif_ip4_netmask(&nif));
+	unsigned ihl = (ip[0] & 15u) * 4, tot = (unsigned)(ip[2] << 8 | ip[3]);
+
+	if (b[12] != 0x08 || b[13] != 0x00 || ip[9] != 17 || (ip[6] & 0x3f) || ip[7] ||
+	    memcmp(b, nif.hwaddr, ETH_HWADDR_LEN) != 0)
+		return false;
+	memcpy(&src, ip + 12, 4);
+	memcpy(&dst, ip + 16, 4);
+	if (dst != self || self == 0 || src == bcast || src == IPADDR_BROADCAST ||
+	    ip4_addr_ismulticast((const ip4_addr_t *)&src) || src == 0)
+		return false;
+	if (p->tot_len > SIZEOF_ETH_HDR + tot) /* Ethernet padding */
+		pbuf_realloc(p, (u16_t)(SIZEOF_ETH_HDR + tot));
+	udp = ip + ihl;
+	if (!fs_udp_direct(p, SIZEOF_ETH_HDR + ihl + 8, SIZEOF_ETH_HDR + ihl + (unsigned)(udp[4] << 8 | udp[5]),
+			   src, (uint16_t)(udp[0] << 8 | udp[1]), dst, (uint16_t)(udp[2] << 8 | udp[3])))
+		return false;
+	fs_udp_direct_in++;
+	return true;
+}
+
 void
 fs_nif_input(struct fs_rxframe *f)
 {
@@ -702,9 +734,14 @@ fs_nif_input(struct fs_rxframe *f)
 	NETIF_SET_CHECKSUM_CTRL(&nif, nif_gen | (v == FRAME_OK_L4   ? NIF_CHECK_ICMP
 						 : v == FRAME_OK_IP ? NIF_CHECK_L4
 								    : NIF_CHECK_ALL));
-	if (!(v == FRAME_OK_L4 && tcp_direct(p)) && nif.input(p, &nif) != ERR_OK)
-		pbuf_free(p);
-	else if (tcp)
+	if (!(v == FRAME_OK_L4 && (tcp_direct(p) || udp_direct(p)))) {
+		fs_udp_order_moved();
+		if (nif.input(p, &nif) != ERR_OK) {
+			pbuf_free(p);
+			return;
+		}
+	}
+	if (tcp)
 		fs_tcp_after_input();
 }
 
@@ -1113,6 +1150,7 @@ fs_nif_loop(void)
 		return false;
 	/* Our own packets: their checksums are ours, nothing to verify. */
 	NETIF_SET_CHECKSUM_CTRL(&nif, nif_gen);
+	fs_udp_order_moved();
 	netif_poll(&nif);
 	return true;
 }

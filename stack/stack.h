@@ -279,6 +279,15 @@ void fs_tcp_restart_again(void);
 void fs_udp_restart_drop(void);
 void fs_udp_restart_again(void);
 
+/* A unicast datagram to our address, its checksum verified, p's payload
+ * at the frame (hlen bytes of headers before the UDP data, len bytes to
+ * the datagram's end): delivered straight to the one socket bound to
+ * dport when lwIP's udp_input would choose it, consuming p. False, p
+ * untouched, when there is none or there are several (lwIP's rules
+ * choose, its walk pays). Under the lock. */
+bool fs_udp_direct(struct pbuf *p, unsigned hlen, unsigned len, uint32_t src, uint16_t sport,
+		   uint32_t dst, uint16_t dport);
+
 /* Loss recovery lwIP lacks, run after each TCP segment from a lossy link
  * has been through lwIP (under the lock). */
 void fs_tcp_after_input(void);
@@ -322,6 +331,13 @@ extern uint16_t fs_ip_id;
 extern uint64_t fs_nif_out_direct;
 /* TCP segments received that netif.c's tcp_direct handed to tcp_input. */
 extern uint64_t fs_tcp_direct_in;
+/* lwIP's udp_input may have reordered udp_pcbs (it moves a connected
+ * pcb that matched to the front): netif.c calls it before each pass
+ * through lwIP's input. Under the lock. */
+void fs_udp_order_moved(void);
+
+/* UDP datagrams netif.c handed straight to their socket (fs_udp_direct). */
+extern uint64_t fs_udp_direct_in;
 /* Sends a write of len bytes (<= the MSS) from iov as one segment built
  * directly, when the connection's state lets it out now as tcp_write and
  * tcp_output would; false: nothing done, lwIP's way then (netif.c). */

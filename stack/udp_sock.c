@@ -68,11 +68,186 @@ struct fs_udp {
 	bool dual; /* wildcard: the kernel socket serves the other interfaces */
 	struct fs_dual kd; /* its kernel side, watched (when dual) */
 	uint64_t drops, sent; /* under the stack lock */
-	struct fs_udp *next; /* all sockets, for ICMP errors and loopback */
+	struct fs_udp *next; /* all sockets, for ICMP errors and restarts */
+	struct fs_udp **prevp;	  /* where all (or the previous socket) points to u */
+	struct fs_udp *port_next; /* in by_port[port % PORT_BUCKETS] */
+	uint16_t port;		  /* the pcb's local port when indexed; 0: not */
+	struct udp_pcb *lprev;	  /* the pcb before ours in udp_pcbs (see pcb_remove) */
 	struct udp_pcb re;   /* its pcb, kept across a restart */
 };
 
 static struct fs_udp *all;
+
+/* Sockets by local port, for fs_udp_direct: lwIP's udp_input walks every
+ * pcb for each datagram (5,000 sockets: ~10 us). A socket is indexed from
+ * the call that gave its pcb a port (bind, connect, the first send) to
+ * its close; every UDP pcb lwIP has is a socket's. Under the lock. */
+#define PORT_BUCKETS 4096
+static struct fs_udp *by_port[PORT_BUCKETS];
+
+static void
+port_unindex(struct fs_udp *u)
+{
+	struct fs_udp **pp;
+
+	if (!u->port)
+		return;
+	for (pp = &by_port[u->port % PORT_BUCKETS]; *pp != u; pp = &(*pp)->port_next)
+		;
+	*pp = u->port_next;
+	u->port = 0;
+}
+
+/* After a call that may have given u's pcb its port. */
+static void
+port_index(struct fs_udp *u)
+{
+	uint16_t port = u->pcb->local_port;
+
+	if (port == u->port)
+		return;
+	port_unindex(u);
+	if (!port)
+		return;
+	u->port = port;
+	u->port_next = by_port[port % PORT_BUCKETS];
+	by_port[port % PORT_BUCKETS] = u;
+}
+
+/* lwIP's udp_bind and udp_remove walk every pcb (udp_bind twice: is it
+ * bound already, is the port taken), which made 20,000 sockets take
+ * minutes to open. A socket's pcb gets its port here instead: the port
+ * judged by the index, lwIP's walks shown an empty list. Each socket keeps
+ * its pcb's predecessor in udp_pcbs (lprev), exact while only we change
+ * the list; lwIP reorders it only in udp_input (a pcb moved to the front),
+ * so every pass through lwIP's input moves udp_order and a removal that
+ * finds the hints older walks once to set them all again. */
+static uint64_t udp_order, hints_at;
+static uint16_t next_port;
+
+void
+fs_udp_order_moved(void)
+{
+	udp_order++;
+}
+
+static struct fs_udp *
+owner(const struct udp_pcb *pcb)
+{
+	return pcb->recv_arg; /* udp_recv(pcb, on_recv, u) for every pcb */
+}
+
+static void
+hints_set(void)
+{
+	struct udp_pcb *pcb, *prev = NULL;
+
+	for (pcb = udp_pcbs; pcb; prev = pcb, pcb = pcb->next)
+		owner(pcb)->lprev = prev;
+	hints_at = udp_order;
+}
+
+/* Whether u's pcb could take port at ip, as lwIP's udp_bind judges. */
+static bool
+port_taken(const struct fs_udp *u, const ip_addr_t *ip, uint16_t port)
+{
+	const struct fs_udp *o;
+
+	for (o = by_port[port % PORT_BUCKETS]; o; o = o->port_next) {
+		if (o == u || o->port != port)
+			continue;
+		if (ip_get_option(u->pcb, SOF_REUSEADDR) && ip_get_option(o->pcb, SOF_REUSEADDR))
+			continue;
+		if (ip_addr_isany(ip) || ip_addr_isany(&o->pcb->local_ip) ||
+		    ip_addr_cmp(ip, &o->pcb->local_ip))
+			return true;
+	}
+	return false;
+}
+
+/* An ephemeral port, as lwIP's udp_new_port picks them (the next free
+ * one of its range after the last, from a random start); 0 when all are
+ * taken. */
+static uint16_t
+port_new(void)
+{
+	const unsigned lo = 0xc000, n = 0x4000;
+	const struct fs_udp *o;
+	unsigned i;
+
+	if (!next_port)
+		next_port = (uint16_t)(lo + fs_nif_rand() % n);
+	for (i = 0; i < n; i++) {
+		uint16_t port = next_port;
+
+		next_port = next_port == 0xffff ? (uint16_t)lo : (uint16_t)(next_port + 1);
+		for (o = by_port[port % PORT_BUCKETS]; o && o->port != port; o = o->port_next)
+			;
+		if (!o)
+			return port;
+	}
+	return 0;
+}
+
+/* udp_bind for u's pcb, which has no port yet (so it is not in
+ * udp_pcbs): port 0 asks for an ephemeral one. */
+static err_t
+pcb_bind(struct fs_udp *u, const ip_addr_t *ip, uint16_t port)
+{
+	struct udp_pcb *head = udp_pcbs;
+	err_t e;
+
+	if (port == 0 && (port = port_new()) == 0)
+		return ERR_USE;
+	if (port_taken(u, ip, port))
+		return ERR_USE;
+	udp_pcbs = NULL;
+	e = udp_bind(u->pcb, ip, port); /* puts the pcb on the list it sees */
+	udp_pcbs = head;
+	if (e != ERR_OK)
+		return e;
+	u->pcb->next = head;
+	udp_pcbs = u->pcb;
+	u->lprev = NULL;
+	if (head)
+		owner(head)->lprev = u->pcb;
+	port_index(u);
+	return ERR_OK;
+}
+
+/* udp_remove for u's pcb, in one step while the hints hold. */
+static void
+pcb_remove(struct fs_udp *u)
+{
+	struct udp_pcb *pcb = u->pcb, *head, *prev;
+	bool on;
+
+	if (pcb->local_port) { /* on the list, unless a restart left it off */
+		if (hints_at != udp_order)
+			hints_set();
+		prev = u->lprev;
+		on = (prev ? prev->next : udp_pcbs) == pcb;
+		if (!on) { /* off the list, or the hint is wrong: look */
+			on = udp_pcbs == pcb;
+			for (prev = on ? NULL : udp_pcbs; prev && prev->next != pcb; prev = prev->next)
+				;
+			on = on || prev;
+		}
+		if (on) {
+			if (prev)
+				prev->next = pcb->next;
+			else
+				udp_pcbs = pcb->next;
+			if (pcb->next)
+				owner(pcb->next)->lprev = prev;
+		}
+	}
+	head = udp_pcbs;
+	udp_pcbs = NULL;
+	udp_remove(pcb);
+	udp_pcbs = head;
+}
+
 static struct raw_pcb *icmp_watch;
 
 static unsigned
@@ -148,6 +323,37 @@ on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u
 	deliver(arg, p, ip4_addr_get_u32(ip_2_ip4(addr)), port);
 }
 
+bool
+fs_udp_direct(struct pbuf *p, unsigned hlen, unsigned len, uint32_t src, uint16_t sport,
+	      uint32_t dst, uint16_t dport)
+{
+	struct fs_udp *u, *one = NULL;
+	struct udp_pcb *pcb;
+
+	for (u = by_port[dport % PORT_BUCKETS]; u; u = u->port_next)
+		if (u->port == dport) {
+			if (one)
+				return false; /* lwIP's rules choose */
+			one = u;
+		}
+	if (!one)
+		return false; /* lwIP answers: port unreachable */
+	pcb = one->pcb;
+	if (!ip_addr_isany(&pcb->local_ip) && ip4_addr_get_u32(ip_2_ip4(&pcb->local_ip)) != dst)
+		return false;
+	if ((pcb->flags & UDP_FLAGS_CONNECTED) &&
+	    (pcb->remote_port != sport ||
+	     (!ip_addr_isany(&pcb->remote_ip) && ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)) != src)))
+		return false;
+	/* As the kernel, the datagram is what the UDP length says (lwIP
+	 * keeps what the IPv4 length says). */
+	if (p->tot_len > len)
+		pbuf_realloc(p, (u16_t)len);
+	pbuf_remove_header(p, hlen);
+	deliver(one, p, src, sport);
+	return true;
+}
+
 /* ICMP destination unreachable for a connected socket's peer becomes its
  * pending error, as the kernel reports it (ECONNREFUSED for a closed port).
  * Returns 0: lwIP's own ICMP handling still sees the packet. */
@@ -211,7 +417,10 @@ fs_udp_open(int kfd, bool nonblock)
 		if (fs_stk->dev->lossless)
 			udp_set_flags(u->pcb, UDP_FLAGS_NOCHKSUM);
 		u->next = all;
+		if (all)
+			all->prevp = &u->next;
 		all = u;
+		u->prevp = &all;
 	}
 	fs_stk_unlock();
 	if (!u->pcb) {
@@ -231,7 +440,7 @@ fs_udp_open_wildcard(int kfd, bool nonblock, uint16_t port)
 		return NULL;
 	fs_stk_lock();
 	ip_set_option(u->pcb, SOF_REUSEADDR); /* the kernel already judged the port */
-	e = udp_bind(u->pcb, IP4_ADDR_ANY, port);
+	e = pcb_bind(u, IP4_ADDR_ANY, port);
 	if (e == ERR_OK) {
 		u->dual = true;
 		fs_dual_watch(&u->kd, kfd);
@@ -278,7 +487,7 @@ udp_bind_(void *s, const struct sockaddr *a, socklen_t n)
 	}
 	if (reuse)
 		ip_set_option(u->pcb, SOF_REUSEADDR);
-	e = udp_bind(u->pcb, &ip, ntohs(sin->sin_port));
+	e = pcb_bind(u, &ip, ntohs(sin->sin_port));
 	fs_stk_unlock();
 	return fs_lwip_errno(e);
 }
@@ -318,7 +527,16 @@ udp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	if (u->dual) /* connected through us: the kernel side has no part */
 		fs_dual_unwatch(&u->kd);
 	u->dual = false;
-	e = udp_connect(u->pcb, &ip, ntohs(sin->sin_port));
+	e = u->pcb->local_port ? ERR_OK : pcb_bind(u, IP4_ADDR_ANY, 0);
+	if (e == ERR_OK) {
+		/* Bound, so on the list: udp_connect's walk to find it starts
+		 * at it. */
+		struct udp_pcb *head = udp_pcbs;
+
+		udp_pcbs = u->pcb;
+		e = udp_connect(u->pcb, &ip, ntohs(sin->sin_port));
+		udp_pcbs = head;
+	}
 	u->connected = e == ERR_OK;
 	u->so_error = 0;
 	fs_stk_unlock();
@@ -585,11 +803,11 @@ loop_local(struct pbuf *p, uint32_t dst, uint16_t port, uint32_t src, uint16_t s
 {
 	struct fs_udp *v;
 
-	for (v = all; v; v = v->next) {
+	for (v = by_port[port % PORT_BUCKETS]; v; v = v->port_next) {
 		uint32_t lip = ip4_addr_get_u32(ip_2_ip4(&v->pcb->local_ip));
 		struct pbuf *c;
 
-		if (v->pcb->local_port != port || (lip != 0 && lip != dst))
+		if (v->port != port || (lip != 0 && lip != dst))
 			continue;
 		if (v->connected && (v->pcb->remote_port != sport ||
 				     ip4_addr_get_u32(ip_2_ip4(&v->pcb->remote_ip)) != src))
@@ -809,7 +1027,7 @@ udp_sendmsg_(void *s, const struct msghdr *m, int flags)
 	} else {
 		fs_stk->arp_pending = 0;
 	}
-	if (u->pcb->local_port == 0 && udp_bind(u->pcb, IP4_ADDR_ANY, 0) != ERR_OK) {
+	if (u->pcb->local_port == 0 && pcb_bind(u, IP4_ADDR_ANY, 0) != ERR_OK) {
 		fs_stk_unlock();
 		return -EAGAIN;
 	}
@@ -897,18 +1115,15 @@ udp_poll_(void *s, uint32_t *gen)
 static void
 close_locked(struct fs_udp *u, bool forget_dual)
 {
-	struct fs_udp **pp;
-
-	for (pp = &all; *pp; pp = &(*pp)->next)
-		if (*pp == u) {
-			*pp = u->next;
-			break;
-		}
+	*u->prevp = u->next;
+	if (u->next)
+		u->next->prevp = u->prevp;
 	if (u->dual && forget_dual)
 		fs_dual_forget(&u->kd);
 	else if (u->dual)
 		fs_dual_unwatch(&u->kd);
-	udp_remove(u->pcb);
+	port_unindex(u);
+	pcb_remove(u);
 	while (queued(u)) {
 		pbuf_free(u->q[u->head % QCAP].p);
 		__atomic_store_n(&u->head, u->head + 1, __ATOMIC_RELAXED); /* queued() peeks */
@@ -971,6 +1186,8 @@ fs_udp_restart_again(void)
 		if (!(pcb = memp_malloc(MEMP_UDP_PCB))) {
 			FS_WARN("udp socket %d: no pcb after the stack's restart: it receives nothing",
 				u->kfd);
+			port_unindex(u);
+			u->lprev = NULL; /* off the list: pcb_remove looks for it there */
 			continue;
 		}
 		*pcb = u->re;
@@ -980,6 +1197,7 @@ fs_udp_restart_again(void)
 		}
 		u->pcb = pcb;
 	}
+	udp_order++; /* the hints name the old pcbs */
 }
 
 /* As fs_tcp_family_add. Under the lock. */

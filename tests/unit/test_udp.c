@@ -116,6 +116,21 @@ bound(uint16_t port)
 	return fd;
 }
 
+/* bound(), with SO_REUSEADDR set first. */
+static int
+bound_reuse(uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
+
+	a.sin_addr.s_addr = ip_of(US_IP);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_ptr_nonnull(fs_fdt_get(fd));
+	return fd;
+}
+
 static void
 peer_send(uint16_t sport, uint16_t dport, const char *data, size_t len)
 {
@@ -184,6 +199,133 @@ START_TEST(receive_semantics)
 	ck_assert_int_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
 	ck_assert_int_eq(errno, EAGAIN);
 	close(fd);
+}
+END_TEST
+
+/* A datagram to a port one socket holds goes straight to it (netif.c
+ * udp_direct: lwIP's udp_input walks every UDP pcb); to a port two hold,
+ * lwIP chooses, and exactly one gets it; to a connected socket from
+ * another peer port, nobody (the kernel answers port unreachable). The
+ * datagram is what its UDP length says, as the kernel's: lwIP alone kept
+ * the IPv4 payload's bytes beyond it. */
+START_TEST(udp_in_by_either_path)
+{
+	struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(7000)};
+	int a = bound(5100), b, c = bound(5101), got = 0;
+	uint64_t d0 = fs_udp_direct_in;
+	uint8_t f[2048], *ip = f + 14;
+	char buf[64];
+	size_t n;
+
+	peer_send(7000, 5100, "direct", 6);
+	ck_assert_uint_eq(fs_udp_direct_in, d0 + 1);
+	ck_assert_int_eq(recv(a, buf, sizeof(buf), MSG_DONTWAIT), 6);
+	/* Five bytes of UDP data in an IPv4 payload of eight plus ten. */
+	n = udp_frame(f, ip_of(PEER_IP), ip_of(US_IP), 7000, 5100, "12345abcde", 10);
+	ip[20 + 5] = 8 + 5;
+	ip[20 + 6] = ip[20 + 7] = 0; /* no checksum */
+	inject(f, n);
+	ck_assert_uint_eq(fs_udp_direct_in, d0 + 2);
+	ck_assert_int_eq(recv(a, buf, sizeof(buf), MSG_DONTWAIT), 5);
+	ck_assert_int_eq(memcmp(buf, "12345", 5), 0);
+	close(a);
+
+	a = bound_reuse(5102);
+	b = bound_reuse(5102);
+	peer_send(7000, 5102, "shared", 6);
+	ck_assert_uint_eq(fs_udp_direct_in, d0 + 2);
+	got += recv(a, buf, sizeof(buf), MSG_DONTWAIT) == 6;
+	got += recv(b, buf, sizeof(buf), MSG_DONTWAIT) == 6;
+	ck_assert_int_eq(got, 1);
+
+	peer.sin_addr.s_addr = ip_of(PEER_IP);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&peer, sizeof(peer)), 0);
+	peer_send(7001, 5101, "stranger", 8);
+	ck_assert_int_eq(recv(c, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_gt(take(0x0800, 1), 0);
+	ck_assert_int_eq(fr[34], 3); /* destination unreachable */
+	ck_assert_int_eq(fr[35], 3); /* port unreachable */
+	peer_send(7000, 5101, "peer", 4);
+	ck_assert_int_eq(recv(c, buf, sizeof(buf), MSG_DONTWAIT), 4);
+	ck_assert_uint_eq(fs_udp_direct_in, d0 + 3);
+	close(a);
+	close(b);
+	close(c);
+}
+END_TEST
+
+/* Sockets take their ports and give them back without lwIP's walks of
+ * every pcb (udp_sock.c pcb_bind, pcb_remove): a port held refuses a
+ * second bind (EADDRINUSE) until it is closed; ephemeral ports are
+ * distinct; sockets closed in the middle of lwIP's list, oldest first,
+ * leave the others receiving. */
+START_TEST(udp_ports_taken_and_given_back)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5300)};
+	struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(7000)};
+	struct sockaddr_in me;
+	socklen_t ml;
+	int s[64], b, c, i, j;
+	uint16_t port[16];
+	char buf[16];
+
+	a.sin_addr.s_addr = ip_of(US_IP);
+	b = bound(5300);
+	c = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_eq(bind(c, (struct sockaddr *)&a, sizeof(a)), -1);
+	ck_assert_int_eq(errno, EADDRINUSE);
+	close(b);
+	ck_assert_int_eq(bind(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	close(c);
+
+	peer.sin_addr.s_addr = ip_of(PEER_IP);
+	for (i = 0; i < 16; i++) {
+		s[i] = socket(AF_INET, SOCK_DGRAM, 0);
+		ck_assert_int_eq(connect(s[i], (struct sockaddr *)&peer, sizeof(peer)), 0);
+		ml = sizeof(me);
+		ck_assert_int_eq(getsockname(s[i], (struct sockaddr *)&me, &ml), 0);
+		port[i] = ntohs(me.sin_port);
+		ck_assert_uint_ge(port[i], 0xc000);
+		for (j = 0; j < i; j++)
+			ck_assert_uint_ne(port[i], port[j]);
+	}
+	for (i = 0; i < 16; i++)
+		close(s[i]);
+
+	/* x shares port 5210 with s[10] and is connected: a datagram from
+	 * its peer takes lwIP's way, which moves x's pcb to the front of the
+	 * list (the removals below then find their hints stale, once). */
+	c = bound_reuse(5210);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&peer, sizeof(peer)), 0);
+	for (i = 0; i < 64; i++)
+		s[i] = bound_reuse((uint16_t)(5200 + i));
+	peer_send(7000, 5210, "to x", 4);
+	ck_assert_int_eq(recv(c, buf, sizeof(buf), MSG_DONTWAIT), 4);
+	for (i = 1; i < 64; i += 2) /* oldest first: each deep in lwIP's list */
+		close(s[i]);
+	for (i = 0; i < 64; i += 2) {
+		snprintf(buf, sizeof(buf), "to %d", i);
+		peer_send(7000, (uint16_t)(5200 + i), buf, strlen(buf));
+	}
+	for (i = 0; i < 64; i += 2) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "to %d", i);
+		memset(buf, 0, sizeof(buf));
+		/* 5210's from x's peer is x's (connected: the better match) */
+		ck_assert_int_eq(recv(i == 10 ? c : s[i], buf, sizeof(buf), MSG_DONTWAIT),
+				 (int)strlen(want));
+		ck_assert_str_eq(buf, want);
+		close(s[i]);
+	}
+	b = bound(5201); /* one of those closed first */
+	peer_send(7000, 5201, "again", 5);
+	ck_assert_int_eq(recv(b, buf, sizeof(buf), MSG_DONTWAIT), 5);
+	peer_send(7000, 5210, "x again", 7);
+	ck_assert_int_eq(recv(c, buf, sizeof(buf), MSG_DONTWAIT), 7);
+	close(b);
+	close(c);
 }
 END_TEST
 
@@ -2079,6 +2221,8 @@ make_suite(void)
 	tcase_add_test(t, tcp_timestamps_and_sack);
 	tcase_add_test(t, lossless_link_unchecksummed);
 	tcase_add_test(t, receive_semantics);
+	tcase_add_test(t, udp_in_by_either_path);
+	tcase_add_test(t, udp_ports_taken_and_given_back);
 	tcase_add_test(t, timeouts_and_nonblock);
 	tcase_add_test(t, send_on_the_wire);
 	tcase_add_test(t, sizes);
