@@ -324,9 +324,20 @@ static void
 say_disconnect(int fd, const char *reason)
 {
 	union msg m = {.type = MSG_DISCONNECT};
+	char drain[sizeof(m)];
+	int i;
 
 	snprintf((char *)m.disconnect.reason, sizeof(m.disconnect.reason), "%s", reason);
 	(void)msg_send(fd, &m, -1);
+	/* Every caller closes fd next. The kernel resets a unix connection
+	 * closed with messages unread, and the peer then reads ECONNRESET,
+	 * not our reason (a refused client's INIT was often there: memif
+	 * bad-peer, 1 CI run in ~30). So no more reading (the peer's sends
+	 * fail from now on), and what came is read first. */
+	syscall(SYS_shutdown, fd, SHUT_RD);
+	for (i = 0; i < 16 && syscall(SYS_recvfrom, fd, drain, sizeof(drain), MSG_DONTWAIT, NULL, NULL) > 0;
+	     i++)
+		;
 }
 
 /* --- the buffer pool (from any thread: rx_free is) ---
