@@ -84,6 +84,11 @@ static struct fs_udp *all;
  * its close; every UDP pcb lwIP has is a socket's. Under the lock. */
 #define PORT_BUCKETS 4096
 static struct fs_udp *by_port[PORT_BUCKETS];
+#define EPH_LO 0xc000u /* lwIP's ephemeral range, 0xc000-0xffff */
+#define EPH_N 0x4000u
+/* Sockets indexed with an ephemeral port; eph_full: their count when
+ * port_new last found none free (it does not look again until fewer). */
+static unsigned eph_socks, eph_full = ~0u;
 
 static void
 port_unindex(struct fs_udp *u)
@@ -95,6 +100,7 @@ port_unindex(struct fs_udp *u)
 	for (pp = &by_port[u->port % PORT_BUCKETS]; *pp != u; pp = &(*pp)->port_next)
 		;
 	*pp = u->port_next;
+	eph_socks -= u->port >= EPH_LO;
 	u->port = 0;
 }
 
@@ -110,6 +116,7 @@ port_index(struct fs_udp *u)
 	if (!port)
 		return;
 	u->port = port;
+	eph_socks += port >= EPH_LO;
 	u->port_next = by_port[port % PORT_BUCKETS];
 	by_port[port % PORT_BUCKETS] = u;
 }
@@ -171,21 +178,25 @@ port_taken(const struct fs_udp *u, const ip_addr_t *ip, uint16_t port)
 static uint16_t
 port_new(void)
 {
-	const unsigned lo = 0xc000, n = 0x4000;
 	const struct fs_udp *o;
 	unsigned i;
 
+	if (eph_socks >= eph_full)
+		return 0; /* none was free, and none has been given back */
 	if (!next_port)
-		next_port = (uint16_t)(lo + fs_nif_rand() % n);
-	for (i = 0; i < n; i++) {
+		next_port = (uint16_t)(EPH_LO + fs_nif_rand() % EPH_N);
+	for (i = 0; i < EPH_N; i++) {
 		uint16_t port = next_port;
 
-		next_port = next_port == 0xffff ? (uint16_t)lo : (uint16_t)(next_port + 1);
+		next_port = next_port == 0xffff ? (uint16_t)EPH_LO : (uint16_t)(next_port + 1);
 		for (o = by_port[port % PORT_BUCKETS]; o && o->port != port; o = o->port_next)
 			;
-		if (!o)
+		if (!o) {
+			eph_full = ~0u;
 			return port;
+		}
 	}
+	eph_full = eph_socks;
 	return 0;
 }
 
@@ -507,6 +518,7 @@ udp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	struct fs_udp *u = s;
 	const struct sockaddr_in *sin;
 	ip_addr_t ip;
+	struct udp_pcb *head;
 	err_t e;
 	int r;
 
@@ -527,16 +539,15 @@ udp_connect_(void *s, const struct sockaddr *a, socklen_t n)
 	if (u->dual) /* connected through us: the kernel side has no part */
 		fs_dual_unwatch(&u->kd);
 	u->dual = false;
-	e = u->pcb->local_port ? ERR_OK : pcb_bind(u, IP4_ADDR_ANY, 0);
-	if (e == ERR_OK) {
-		/* Bound, so on the list: udp_connect's walk to find it starts
-		 * at it. */
-		struct udp_pcb *head = udp_pcbs;
-
-		udp_pcbs = u->pcb;
-		e = udp_connect(u->pcb, &ip, ntohs(sin->sin_port));
-		udp_pcbs = head;
+	if (!u->pcb->local_port && pcb_bind(u, IP4_ADDR_ANY, 0) != ERR_OK) {
+		fs_stk_unlock();
+		return -EAGAIN; /* as Linux: no ephemeral port left */
 	}
+	/* Bound, so on the list: udp_connect's walk to find it starts at it. */
+	head = udp_pcbs;
+	udp_pcbs = u->pcb;
+	e = udp_connect(u->pcb, &ip, ntohs(sin->sin_port));
+	udp_pcbs = head;
 	u->connected = e == ERR_OK;
 	u->so_error = 0;
 	fs_stk_unlock();
