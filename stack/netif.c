@@ -612,23 +612,40 @@ tcp_fast_input(struct pbuf *p, const uint8_t *ip, uint16_t ihl, uint16_t tot, ui
  * tcp_input as ethernet_input and ip4_input would hand it (they cost about
  * 170 instructions a segment, for checks made already). Anything else
  * takes lwIP's way. Consumes p when it returns true. */
+/* Whether frame p (checked by check_frame) carries an unfragmented IPv4
+ * packet of protocol proto to our own address and MAC from a unicast
+ * source, which may then skip ethernet_input's and ip4_input's checks:
+ * *src and *dst receive the addresses, and p loses its Ethernet padding. */
+static bool
+for_us_direct(struct pbuf *p, uint8_t proto, uint32_t *src, uint32_t *dst)
+{
+	const uint8_t *b = p->payload, *ip = b + SIZEOF_ETH_HDR;
+	uint32_t self = ip4_addr_get_u32(netif_ip4_addr(&nif));
+	uint32_t bcast = self | ~ip4_addr_get_u32(netif_ip4_netmask(&nif));
+	unsigned tot = (unsigned)(ip[2] << 8 | ip[3]);
+
+	if (b[12] != 0x08 || b[13] != 0x00 || ip[9] != proto || (ip[6] & 0x3f) || ip[7] ||
+	    memcmp(b, nif.hwaddr, ETH_HWADDR_LEN) != 0)
+		return false;
+	memcpy(src, ip + 12, 4);
+	memcpy(dst, ip + 16, 4);
+	if (*dst != self || self == 0 || *src == bcast || *src == IPADDR_BROADCAST ||
+	    ip4_addr_ismulticast((const ip4_addr_t *)src) || *src == 0)
+		return false;
+	if (p->tot_len > SIZEOF_ETH_HDR + tot) /* Ethernet padding */
+		pbuf_realloc(p, (u16_t)(SIZEOF_ETH_HDR + tot));
+	return true;
+}
+
 static bool
 tcp_direct(struct pbuf *p)
 {
 	const uint8_t *b = p->payload, *ip = b + SIZEOF_ETH_HDR;
-	uint32_t src, dst, self = ip4_addr_get_u32(netif_ip4_addr(&nif));
-	uint32_t bcast = self | ~ip4_addr_get_u32(netif_ip4_netmask(&nif));
 	uint16_t ihl = (uint16_t)((ip[0] & 15u) * 4), tot = (uint16_t)(ip[2] << 8 | ip[3]);
+	uint32_t src, dst;
 
-	if (!is_tcp(b) || (ip[6] & 0x3f) || ip[7] || memcmp(b, nif.hwaddr, ETH_HWADDR_LEN) != 0)
+	if (!for_us_direct(p, 6, &src, &dst))
 		return false;
-	memcpy(&src, ip + 12, 4);
-	memcpy(&dst, ip + 16, 4);
-	if (dst != self || self == 0 || src == bcast || src == IPADDR_BROADCAST ||
-	    ip4_addr_ismulticast((const ip4_addr_t *)&src) || src == 0)
-		return false;
-	if (p->tot_len > SIZEOF_ETH_HDR + tot) /* Ethernet padding */
-		pbuf_realloc(p, (u16_t)(SIZEOF_ETH_HDR + tot));
 	fs_pcb_front(src, (uint16_t)(ip[ihl] << 8 | ip[ihl + 1]), dst, (uint16_t)(ip[ihl + 2] << 8 | ip[ihl + 3]));
 	if (tcp_fast_input(p, ip, ihl, tot, src, dst)) {
 		fs_tcp_direct_in++;
@@ -662,21 +679,12 @@ uint64_t fs_udp_direct_in;
 static bool
 udp_direct(struct pbuf *p)
 {
-	const uint8_t *b = p->payload, *ip = b + SIZEOF_ETH_HDR, *udp;
-	uint32_t src, dst, self = ip4_addr_get_u32(netif_ip4_addr(&nif));
-	uint32_t bcast = self | ~ip4_addr_get_u32(netif_ip4_netmask(&nif));
-	unsigned ihl = (ip[0] & 15u) * 4, tot = (unsigned)(ip[2] << 8 | ip[3]);
+	const uint8_t *ip = (const uint8_t *)p->payload + SIZEOF_ETH_HDR, *udp;
+	unsigned ihl = (ip[0] & 15u) * 4;
+	uint32_t src, dst;
 
-	if (b[12] != 0x08 || b[13] != 0x00 || ip[9] != 17 || (ip[6] & 0x3f) || ip[7] ||
-	    memcmp(b, nif.hwaddr, ETH_HWADDR_LEN) != 0)
+	if (!for_us_direct(p, 17, &src, &dst))
 		return false;
-	memcpy(&src, ip + 12, 4);
-	memcpy(&dst, ip + 16, 4);
-	if (dst != self || self == 0 || src == bcast || src == IPADDR_BROADCAST ||
-	    ip4_addr_ismulticast((const ip4_addr_t *)&src) || src == 0)
-		return false;
-	if (p->tot_len > SIZEOF_ETH_HDR + tot) /* Ethernet padding */
-		pbuf_realloc(p, (u16_t)(SIZEOF_ETH_HDR + tot));
 	udp = ip + ihl;
 	if (!fs_udp_direct(p, SIZEOF_ETH_HDR + ihl + 8, SIZEOF_ETH_HDR + ihl + (unsigned)(udp[4] << 8 | udp[5]),
 			   src, (uint16_t)(udp[0] << 8 | udp[1]), dst, (uint16_t)(udp[2] << 8 | udp[3])))
