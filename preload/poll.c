@@ -350,9 +350,8 @@ pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts, const
  * changed since, level-triggered ones that reported last time (the
  * kernel's wait puts those back on its list), and the ones no news
  * covers (nested sets, kernel sides of sockets served on both paths).
- * Looking at every member on each spin made a sockperf server with 1,000
- * sockets in its set 28x slower (docs/benchmarks.md, 2026-12-07 19:40).
- * Every 100 ms a look at all members checks that nothing became ready
+ * Looking at every member on each spin made a wait's cost grow with the
+ * set (docs/benchmarks.md, 2026-12-07 20:25). Every 100 ms a look at all members checks that nothing became ready
  * without news, and says so if something did (a bug). */
 struct ep_member {
 	int fd;

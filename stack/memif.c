@@ -331,8 +331,8 @@ say_disconnect(int fd, const char *reason)
 	(void)msg_send(fd, &m, -1);
 	/* Every caller closes fd next. The kernel resets a unix connection
 	 * closed with messages unread, and the peer then reads ECONNRESET,
-	 * not our reason (a refused client's INIT was often there: memif
-	 * bad-peer, 1 CI run in ~30). So no more reading (the peer's sends
+	 * not our reason (a refused client's INIT may be there: memif
+	 * bad-peer failed so once in CI). So no more reading (the peer's sends
 	 * fail from now on), and what came is read first. */
 	syscall(SYS_shutdown, fd, SHUT_RD);
 	for (i = 0; i < 16 && syscall(SYS_recvfrom, fd, drain, sizeof(drain), MSG_DONTWAIT, NULL, NULL) > 0;

@@ -79,7 +79,7 @@ struct fs_udp {
 static struct fs_udp *all;
 
 /* Sockets by local port, for fs_udp_direct: lwIP's udp_input walks every
- * pcb for each datagram (5,000 sockets: ~10 us). A socket is indexed from
+ * pcb for each datagram (docs/benchmarks.md, 2026-12-07 21:10). A socket is indexed from
  * the call that gave its pcb a port (bind, connect, the first send) to
  * its close; every UDP pcb lwIP has is a socket's. Under the lock. */
 #define PORT_BUCKETS 4096
@@ -122,8 +122,8 @@ port_index(struct fs_udp *u)
 }
 
 /* lwIP's udp_bind and udp_remove walk every pcb (udp_bind twice: is it
- * bound already, is the port taken), which made 20,000 sockets take
- * minutes to open. A socket's pcb gets its port here instead: the port
+ * bound already, is the port taken): opening N sockets cost N^2 steps
+ * (docs/benchmarks.md, 2026-12-07 21:10). A socket's pcb gets its port here instead: the port
  * judged by the index, lwIP's walks shown an empty list. Each socket keeps
  * its pcb's predecessor in udp_pcbs (lprev), exact while only we change
  * the list; lwIP reorders it only in udp_input (a pcb moved to the front),
