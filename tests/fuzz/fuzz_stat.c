@@ -14,7 +14,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void
+/* The checks below are the harness's, not the code under test: left out
+ * of the coverage that steers the fuzzer (their byte loops took half of
+ * its time and taught it nothing). */
+#define NO_COVERAGE __attribute__((no_sanitize("coverage"), noinline))
+
+NO_COVERAGE static void
 text_ok(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -26,7 +31,7 @@ text_ok(const char *s, size_t n)
 }
 
 /* Just enough of a JSON reader to find what a hostile string would break. */
-static void
+NO_COVERAGE static void
 json_ok(const char *s, size_t n)
 {
 	char open[16];
