@@ -39,6 +39,7 @@
 #include "stack.h"
 
 #define QCAP 1024u		/* datagrams a socket may hold */
+#define QCAP_SMALL 16u		/* ... in the socket itself (see grow) */
 #define RMEM_DEFAULT 212992	/* Linux's net.core.rmem_default */
 #define UDP_MAX_PAYLOAD 65507
 
@@ -51,8 +52,10 @@ struct dgram {
 struct fs_udp {
 	struct udp_pcb *pcb;
 	int kfd;
-	/* Receive ring: tail written by the stack, head by readers. */
-	struct dgram q[QCAP];
+	/* Receive ring: tail written by the stack, head by readers. q is
+	 * q_small until the queue first needs more, then QCAP entries of
+	 * the arena's (grow); readers load it once (ring). */
+	struct dgram *q;
 	unsigned head, tail;
 	size_t qbytes; /* bytes queued (__atomic: readers take theirs off without the lock) */
 	int rlock; /* readers, one at a time (rlock_take) */
@@ -74,6 +77,7 @@ struct fs_udp {
 	uint16_t port;		  /* the pcb's local port when indexed; 0: not */
 	struct udp_pcb *lprev;	  /* the pcb before ours in udp_pcbs (see pcb_remove) */
 	struct udp_pcb re;   /* its pcb, kept across a restart */
+	struct dgram q_small[QCAP_SMALL];
 };
 
 static struct fs_udp *all;
@@ -307,21 +311,60 @@ sync_opts(struct fs_udp *u)
 	u->sndtimeo_ns = fs_kopt_timeo_ns(u->kfd, SO_SNDTIMEO);
 }
 
+/* A reader's view of u's ring: the entry of index i (under the readers'
+ * lock, after queued() saw it: tail's acquire orders the load of q after
+ * a grow that came before the entry). */
+static struct dgram *
+ring_at(const struct fs_udp *u, unsigned i)
+{
+	struct dgram *q = __atomic_load_n(&u->q, __ATOMIC_ACQUIRE);
+
+	return q == u->q_small ? &q[i % QCAP_SMALL] : &q[i % QCAP];
+}
+
+/* Most sockets never hold more than a few datagrams: the ring starts in
+ * the socket (16 entries), and moves to QCAP entries of the arena the
+ * first time the queue needs more (a socket of 1,024 inline entries took
+ * ~20 KiB, 2 GiB for 100,000 sockets: docs/benchmarks.md, 2026-12-07
+ * 23:30). Under the stack lock, the only writer. Readers hold no stack
+ * lock: the entries from head to tail are copied first, then q changes;
+ * both rings hold them alike until a reader takes them, a reader that
+ * loaded the old q reads the same datagram, and q_small is never written
+ * again, nor freed before the socket. False when no memory. */
+static bool
+grow(struct fs_udp *u, unsigned t)
+{
+	struct dgram *big = fs_obj_calloc(QCAP * sizeof(*big));
+	unsigned i;
+
+	if (!big)
+		return false;
+	for (i = __atomic_load_n(&u->head, __ATOMIC_ACQUIRE); i != t; i++)
+		big[i % QCAP] = u->q_small[i % QCAP_SMALL];
+	__atomic_store_n(&u->q, big, __ATOMIC_RELEASE);
+	return true;
+}
+
 /* Queues p (payload at the UDP data) for u, or drops and counts. */
 static void
 deliver(struct fs_udp *u, struct pbuf *p, uint32_t addr, uint16_t port)
 {
-	unsigned t = u->tail;
+	unsigned t = u->tail, n = t - __atomic_load_n(&u->head, __ATOMIC_ACQUIRE);
 
 	/* As the kernel: a datagram fits while the queue is under rcvbuf. */
-	if (t - __atomic_load_n(&u->head, __ATOMIC_ACQUIRE) >= QCAP ||
-	    __atomic_load_n(&u->qbytes, __ATOMIC_RELAXED) + p->tot_len > (size_t)u->rcvbuf) {
+	if (n >= QCAP || __atomic_load_n(&u->qbytes, __ATOMIC_RELAXED) + p->tot_len > (size_t)u->rcvbuf) {
 		u->drops++;
 		fs_stk->drops.rx_queue_full++;
 		pbuf_free(p);
 		return;
 	}
-	u->q[t % QCAP] = (struct dgram){p, addr, port};
+	if (n >= QCAP_SMALL && u->q == u->q_small && !grow(u, t)) {
+		u->drops++;
+		fs_stk->drops.rx_nomem++;
+		pbuf_free(p);
+		return;
+	}
+	u->q[t % (u->q == u->q_small ? QCAP_SMALL : QCAP)] = (struct dgram){p, addr, port};
 	__atomic_add_fetch(&u->qbytes, p->tot_len, __ATOMIC_RELAXED);
 	__atomic_store_n(&u->tail, t + 1, __ATOMIC_RELEASE);
 	fs_stk_news_of(u);
@@ -416,6 +459,7 @@ fs_udp_open(int kfd, bool nonblock)
 
 	if (!u)
 		return NULL;
+	u->q = u->q_small;
 	u->kfd = kfd;
 	u->nonblock = nonblock;
 	sync_opts(u);
@@ -786,7 +830,7 @@ udp_recvmsg_(void *s, struct msghdr *m, int flags)
 		return u->nonblock || (flags & MSG_DONTWAIT) ? -EAGAIN
 							      : udp_recvmsg_(s, m, flags);
 	}
-	d = u->q[u->head % QCAP];
+	d = *ring_at(u, u->head);
 	got = copy_out(d.p, m);
 	m->msg_flags = got < d.p->tot_len ? MSG_TRUNC : 0;
 	m->msg_controllen = 0;
@@ -1097,7 +1141,7 @@ udp_ioctl_(void *s, unsigned long req, void *arg)
 
 		rlock_take(u);
 		if (queued(u))
-			n = u->q[u->head % QCAP].p->tot_len;
+			n = ring_at(u, u->head)->p->tot_len;
 		rlock_give(u);
 		*(int *)arg = n;
 		return 0;
@@ -1136,9 +1180,11 @@ close_locked(struct fs_udp *u, bool forget_dual)
 	port_unindex(u);
 	pcb_remove(u);
 	while (queued(u)) {
-		pbuf_free(u->q[u->head % QCAP].p);
+		pbuf_free(ring_at(u, u->head)->p);
 		__atomic_store_n(&u->head, u->head + 1, __ATOMIC_RELAXED); /* queued() peeks */
 	}
+	if (u->q != u->q_small)
+		fs_obj_free(u->q);
 	fs_obj_free(u);
 }
 

@@ -1226,6 +1226,40 @@ START_TEST(full_queue_drops_counted)
 }
 END_TEST
 
+/* The receive ring starts small in the socket and grows to its 1,024
+ * datagrams (udp_sock.c grow) with datagrams queued and some already
+ * read: every datagram comes out once and in order, FIONREAD names the
+ * next, and only what is past 1,024 is dropped and counted. */
+START_TEST(queue_grows_past_the_socket)
+{
+	int fd = bound(5000), n = -1, i;
+	uint64_t drops = fs_stk->drops.rx_queue_full;
+	unsigned char buf[200];
+
+	for (i = 0; i < 1110; i++) {
+		memset(buf, 0, 100);
+		buf[0] = (unsigned char)(i >> 8);
+		buf[1] = (unsigned char)i;
+		peer_send(7000, 5000, (const char *)buf, 40 + i % 50);
+		if (i == 9) /* 3 read before the ring grows, 7 left */
+			for (n = 0; n < 3; n++) {
+				ck_assert_int_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 40 + n);
+				ck_assert_int_eq(buf[0] << 8 | buf[1], n);
+			}
+	}
+	ck_assert_int_eq(ioctl(fd, FIONREAD, &n), 0);
+	ck_assert_int_eq(n, 40 + 3);
+	for (i = 3; i < 3 + 1024; i++) {
+		ck_assert_int_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 40 + i % 50);
+		ck_assert_int_eq(buf[0] << 8 | buf[1], i);
+	}
+	ck_assert_int_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_uint_eq(fs_stk->drops.rx_queue_full - drops, 1110 - 3 - 1024);
+	close(fd);
+}
+END_TEST
+
 START_TEST(connected_refused_by_icmp)
 {
 	int fd = bound(5000), e = -1;
@@ -2235,6 +2269,7 @@ make_suite(void)
 	tcase_add_test(t, unknown_port_gets_icmp);
 	tcase_add_test(t, bad_frames_counted);
 	tcase_add_test(t, full_queue_drops_counted);
+	tcase_add_test(t, queue_grows_past_the_socket);
 	tcase_add_test(t, connected_refused_by_icmp);
 	tcase_add_test(t, names);
 	tcase_add_test(t, multicast_join);
