@@ -182,6 +182,7 @@ fs_stk_poll_locked(void)
 	if ((fs_stk->polls & 63) == 0) {
 		uint64_t now = fs_now_ns();
 
+		fs_nif_clock(now);
 		fs_tcp_delack(now);
 		fs_tcp_rto(now);
 	}

@@ -63,11 +63,32 @@ fs_lwip_assert(const char *msg, const char *file, int line)
 	abort();
 }
 
-/* lwIP's clock (NO_SYS): milliseconds, for its timers. */
+/* The TCP timestamp clock of the direct send path (fs_nif_tcp_send): the
+ * latest millisecond any clock read under the lock saw (sys_now, the poll
+ * rounds' every 64th: fs_nif_clock), instead of a clock read of its own
+ * per segment (~26 ns and ~30 instructions here; docs/benchmarks.md,
+ * 2026-12-07 23:30). Never behind what lwIP's own path sent (both
+ * take the latest), so the peer sees timestamps that never go back
+ * (PAWS); it ticks at least as often as the stack polls, and nobody
+ * measures with it here (lwIP times RTTs with its own counters, a Linux
+ * peer its own clock through our echo). Under the lock. */
+static uint32_t ts_ms;
+
+void
+fs_nif_clock(uint64_t now_ns)
+{
+	uint32_t ms = (uint32_t)(now_ns / 1000000u);
+
+	if ((int32_t)(ms - ts_ms) > 0)
+		ts_ms = ms;
+}
+
+/* lwIP's clock (NO_SYS): milliseconds, for its timers and timestamps. */
 u32_t
 sys_now(void)
 {
-	return (u32_t)(fs_now_ns() / 1000000u);
+	fs_nif_clock(fs_now_ns());
+	return ts_ms;
 }
 
 /* LWIP_RAND (lwipopts.h): xorshift64*, seeded per process at start-up, so
@@ -995,7 +1016,7 @@ fs_nif_tcp_send(struct tcp_pcb *pcb, const struct iovec *iov, size_t iovcnt, siz
 	 * tcp_output_segment keeps it. */
 	pcb->ts_lastacksent = pcb->rcv_nxt;
 	if (hlen != TCP_HLEN) {
-		uint32_t opt[3] = {htonl(0x0101080au), htonl(sys_now()), htonl(pcb->ts_recent)};
+		uint32_t opt[3] = {htonl(0x0101080au), htonl(ts_ms), htonl(pcb->ts_recent)};
 
 		memcpy(h + 1, opt, sizeof(opt));
 	}

@@ -358,5 +358,7 @@ uint32_t fs_next_hop(uint32_t dst);
 bool fs_arp_known(uint32_t hop);
 
 uint64_t fs_now_ns(void);
+/* A clock read made under the lock, for the timestamp clock (netif.c). */
+void fs_nif_clock(uint64_t now_ns);
 
 #endif
