@@ -684,7 +684,8 @@ mif_tx_flush(struct fs_dev *d)
 		 * trip each when the two CPUs share no cache). */
 		for (uint16_t k = 0; k < i; k++)
 			buf_put(m, m->tx[k]);
-		memmove(m->tx, m->tx + i, (m->ntx - i) * sizeof(m->tx[0]));
+		if (i < m->ntx) /* rare: a full ring left some */
+			memmove(m->tx, m->tx + i, (m->ntx - i) * sizeof(m->tx[0]));
 		m->ntx = (uint16_t)(m->ntx - i);
 		/* A reader that sleeps unmasks its ring: wake it. The fence
 		 * orders our index store before reading its flag (it stores the
