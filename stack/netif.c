@@ -637,16 +637,23 @@ tcp_fast_input(struct pbuf *p, const uint8_t *ip, uint16_t ihl, uint16_t tot, ui
  * packet of protocol proto to our own address and MAC from a unicast
  * source, which may then skip ethernet_input's and ip4_input's checks:
  * *src and *dst receive the addresses, and p loses its Ethernet padding. */
-static bool
+static inline __attribute__((always_inline)) bool
 for_us_direct(struct pbuf *p, uint8_t proto, uint32_t *src, uint32_t *dst)
 {
 	const uint8_t *b = p->payload, *ip = b + SIZEOF_ETH_HDR;
 	uint32_t self = ip4_addr_get_u32(netif_ip4_addr(&nif));
 	uint32_t bcast = self | ~ip4_addr_get_u32(netif_ip4_netmask(&nif));
 	unsigned tot = (unsigned)(ip[2] << 8 | ip[3]);
+	uint32_t mac4, our4;
+	uint16_t mac2, our2;
 
+	/* The destination MAC as two loads (a call to memcmp cost more). */
+	memcpy(&mac4, b, 4);
+	memcpy(&mac2, b + 4, 2);
+	memcpy(&our4, nif.hwaddr, 4);
+	memcpy(&our2, nif.hwaddr + 4, 2);
 	if (b[12] != 0x08 || b[13] != 0x00 || ip[9] != proto || (ip[6] & 0x3f) || ip[7] ||
-	    memcmp(b, nif.hwaddr, ETH_HWADDR_LEN) != 0)
+	    mac4 != our4 || mac2 != our2)
 		return false;
 	memcpy(src, ip + 12, 4);
 	memcpy(dst, ip + 16, 4);
