@@ -85,8 +85,9 @@ struct fs_dev {
 	/* A forked child may drive the device as its parent does (its
 	 * memory is all mapped before any fork): the child joins the stack. */
 	bool forkable;
-	/* Frames queued but not yet on the device ring; a device that keeps
-	 * a queue sets tx_full_at to its size (0: never full). */
+	/* Frames queued but not yet on the device ring (stored with
+	 * __atomic: fs_stk_progress reads it without the lock); a device that
+	 * keeps a queue sets tx_full_at to its size (0: never full). */
 	uint16_t tx_pending, tx_full_at;
 	/* Counted drops and totals, owned by the thread holding the stack lock. */
 	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes, tx_nobuf, tx_full;

@@ -94,7 +94,7 @@ dpdk_tx_flush(struct fs_dev *d)
 	if (sent < dd->ntx)
 		memmove(dd->tx, dd->tx + sent, (dd->ntx - sent) * sizeof(dd->tx[0]));
 	dd->ntx -= sent;
-	d->tx_pending = dd->ntx;
+	__atomic_store_n(&d->tx_pending, dd->ntx, __ATOMIC_RELAXED);
 	return dd->ntx;
 }
 
@@ -132,7 +132,7 @@ dpdk_tx_queue(struct fs_dev *d, void *handle)
 	}
 	d->tx_bytes += rte_pktmbuf_data_len((struct rte_mbuf *)handle);
 	dd->tx[dd->ntx++] = handle;
-	d->tx_pending = dd->ntx;
+	__atomic_store_n(&d->tx_pending, dd->ntx, __ATOMIC_RELAXED);
 }
 
 static bool
@@ -211,7 +211,7 @@ dpdk_drop_tx(struct fs_dev *d)
 {
 	d->tx_full += D(d)->ntx;
 	D(d)->ntx = 0;
-	d->tx_pending = 0;
+	__atomic_store_n(&d->tx_pending, 0, __ATOMIC_RELAXED);
 }
 
 static const struct fs_dev_ops dpdk_ops = {

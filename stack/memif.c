@@ -602,7 +602,7 @@ mif_tx_alloc(struct fs_dev *d, uint16_t len, void **handle)
 	if (dst) {
 		m->tx_resv++;
 		d->tx_bytes += len;
-		d->tx_pending = (uint16_t)(m->ntx + m->tx_resv);
+		__atomic_store_n(&d->tx_pending, (uint16_t)(m->ntx + m->tx_resv), __ATOMIC_RELAXED);
 		*handle = IN_RING;
 		return dst;
 	}
@@ -631,7 +631,7 @@ mif_tx_flush(struct fs_dev *d)
 		/* Written in place into a ring that is gone. */
 		d->tx_full += m->tx_resv;
 		m->tx_resv = 0;
-		d->tx_pending = m->ntx;
+		__atomic_store_n(&d->tx_pending, m->ntx, __ATOMIC_RELAXED);
 		return m->ntx;
 	}
 	room = tx_room(m, &slot);
@@ -694,7 +694,7 @@ mif_tx_flush(struct fs_dev *d)
 		if (!(__atomic_load_n(&r->flags, __ATOMIC_RELAXED) & RING_MASK_INT))
 			kick(mine.efd_tx);
 	}
-	d->tx_pending = m->ntx;
+	__atomic_store_n(&d->tx_pending, m->ntx, __ATOMIC_RELAXED);
 	return m->ntx;
 }
 
@@ -713,7 +713,7 @@ mif_tx_queue(struct fs_dev *d, void *handle)
 	}
 	d->tx_bytes += b->len;
 	m->tx[m->ntx++] = b;
-	d->tx_pending = m->ntx;
+	__atomic_store_n(&d->tx_pending, m->ntx, __ATOMIC_RELAXED);
 }
 
 static bool
@@ -779,7 +779,7 @@ mif_drop_tx(struct fs_dev *d)
 	d->tx_full += m->ntx + m->tx_resv;
 	m->ntx = 0;
 	m->tx_resv = 0;
-	d->tx_pending = 0;
+	__atomic_store_n(&d->tx_pending, 0, __ATOMIC_RELAXED);
 }
 
 /* --- the connection --- */
@@ -827,7 +827,7 @@ teardown(struct mif *m, const char *why)
 	d->tx_full += m->ntx + m->tx_resv;
 	m->ntx = 0;
 	m->tx_resv = 0;
-	d->tx_pending = 0;
+	__atomic_store_n(&d->tx_pending, 0, __ATOMIC_RELAXED);
 	fs_stk_unlock();
 	mine_release(m);
 	mine.gen = m->gen;

@@ -172,7 +172,10 @@ fs_stk_progress(void)
 {
 	struct fs_dev *d = fs_stk->dev;
 
-	if (d->ops->rx_idle && d->tx_pending == 0 && d->ops->rx_idle(d) && !fs_nif_loop_pending())
+	/* tx_pending: a hint read without the lock (the devices store it
+	 * atomically under the lock). */
+	if (d->ops->rx_idle && __atomic_load_n(&d->tx_pending, __ATOMIC_RELAXED) == 0 &&
+	    d->ops->rx_idle(d) && !fs_nif_loop_pending())
 		return;
 	if (fs_stk_trylock()) {
 		fs_stk_poll_locked();
