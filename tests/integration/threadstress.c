@@ -12,7 +12,11 @@
  *     of a pseudo-random stream out, the echo checked byte for byte;
  *   - between connections, dup2() of a fresh socket onto an fd another
  *     thread is receiving on (nonblocking), and close() of it: each such
- *     call ends, nothing crashes.
+ *     call ends, nothing crashes;
+ *   - UDP_ROUNDS times, a burst of UDP_BURST datagrams to a fresh socket
+ *     that another thread is reading (under fastsock the socket's queue
+ *     starts small and grows while the reader reads: udp_sock.c grow):
+ *     each datagram received once, in order.
  * Prints totals only (no timings): connections accepted, each exactly once,
  * bytes echoed intact. */
 #include <errno.h>
@@ -26,6 +30,7 @@
 #include <arpa/inet.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #define STREAM (256 * 1024)
 #define ACCEPTORS 4
@@ -195,11 +200,77 @@ race_round(void)
 	pthread_join(r, NULL);
 }
 
+#define UDP_ROUNDS 20
+#define UDP_BURST 100
+
+struct udp_reader {
+	int fd;
+	unsigned got, bad;
+};
+
+static void *
+udp_reader(void *arg)
+{
+	struct udp_reader *r = arg;
+	unsigned char buf[64];
+
+	while (r->got + r->bad < UDP_BURST) {
+		ssize_t n = recv(r->fd, buf, sizeof(buf), 0);
+
+		if (n < 0)
+			break; /* SO_RCVTIMEO: the rest is lost */
+		if (n == 32 && (unsigned)(buf[0] << 8 | buf[1]) == r->got &&
+		    buf[31] == stream_byte(r->got, 31))
+			r->got++;
+		else
+			r->bad++;
+	}
+	return NULL;
+}
+
+/* Datagrams received in order, over UDP_ROUNDS bursts. */
+static unsigned
+udp_rounds(void)
+{
+	unsigned round, i, ok = 0;
+
+	for (round = 0; round < UDP_ROUNDS; round++) {
+		struct sockaddr_in a = srv;
+		struct timeval tv = {2, 0};
+		socklen_t al = sizeof(a);
+		struct udp_reader r = {.fd = socket(AF_INET, SOCK_DGRAM, 0)};
+		int tx = socket(AF_INET, SOCK_DGRAM, 0);
+		unsigned char buf[32];
+		pthread_t t;
+
+		a.sin_port = 0;
+		if (r.fd < 0 || tx < 0 || bind(r.fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+		    getsockname(r.fd, (struct sockaddr *)&a, &al) < 0 ||
+		    setsockopt(r.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+			die("udp socket");
+		for (i = 0; i < UDP_BURST; i++) {
+			if (i == 10) /* a queue of 10 when it starts: it grows meanwhile */
+				pthread_create(&t, NULL, udp_reader, &r);
+			memset(buf, 0, sizeof(buf));
+			buf[0] = (unsigned char)(i >> 8);
+			buf[1] = (unsigned char)i;
+			buf[31] = stream_byte(i, 31);
+			if (sendto(tx, buf, sizeof(buf), 0, (struct sockaddr *)&a, sizeof(a)) != sizeof(buf))
+				die("udp sendto");
+		}
+		pthread_join(t, NULL);
+		ok += r.got;
+		close(r.fd);
+		close(tx);
+	}
+	return ok;
+}
+
 int
 main(int argc, char **argv)
 {
 	pthread_t acc[ACCEPTORS], cl[AT_ONCE];
-	unsigned total = 0, i, n, races = 0;
+	unsigned total = 0, i, n, races = 0, udp_ok;
 	int one = 1;
 	long k;
 
@@ -228,6 +299,7 @@ main(int argc, char **argv)
 		race_round();
 		races++;
 	}
+	udp_ok = udp_rounds();
 	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 	for (k = 0; k < ACCEPTORS; k++) {
 		pthread_join(acc[k], NULL);
@@ -239,6 +311,8 @@ main(int argc, char **argv)
 	printf("echoed intact: %lu connections, %lu bytes; damaged: %lu\n", conns_ok, bytes_ok,
 	       conns_bad);
 	printf("dup2/close races with a receiving thread: %u ended\n", races);
+	printf("udp: %u of %u datagrams received once and in order\n", udp_ok,
+	       UDP_ROUNDS * UDP_BURST);
 	printf("done\n");
-	return conns_bad != 0 || total != n;
+	return conns_bad != 0 || total != n || udp_ok != UDP_ROUNDS * UDP_BURST;
 }
