@@ -994,7 +994,7 @@ START_TEST(tcp_timestamps_and_sack)
 	struct tcp_info ti;
 	socklen_t sl;
 	uint64_t in0, out0;
-	uint32_t y;
+	uint32_t y, ts0, ts1;
 	char got[16];
 	int l = listening(8400), c, v;
 
@@ -1007,6 +1007,7 @@ START_TEST(tcp_timestamps_and_sack)
 	ck_assert_ptr_nonnull(o);
 	ck_assert_int_eq(o[1], 10);
 	ck_assert_uint_eq(be32_at(o + 6), 100);
+	ts0 = be32_at(o + 2); /* lwIP's path: its clock */
 	ck_assert_ptr_nonnull(tcp_opt(fr, 4));
 	inject(f, tcp_frame(f, 44000, 8400, 1001, y + 1, 0x10, 65535, f + 100, ts_opt(f + 100, 101),
 			    NULL, 0));
@@ -1039,6 +1040,11 @@ START_TEST(tcp_timestamps_and_sack)
 	o = tcp_opt(fr, 8);
 	ck_assert_ptr_nonnull(o);
 	ck_assert_uint_eq(be32_at(o + 6), 102);
+	/* The direct path's clock (the lock's latest read) never behind
+	 * lwIP's, never ahead of now. */
+	ts1 = be32_at(o + 2);
+	ck_assert_uint_ge(ts1, ts0);
+	ck_assert_uint_le(ts1, (uint32_t)(fs_now_ns() / 1000000u));
 
 	/* Past a hole: acknowledged at once, the block after it SACKed. */
 	inject(f, tcp_frame(f, 44000, 8400, 1008, y + 5, 0x18, 65535, f + 100, ts_opt(f + 100, 103),
@@ -1051,6 +1057,9 @@ START_TEST(tcp_timestamps_and_sack)
 	ck_assert_int_eq(o[1], 10);
 	ck_assert_uint_eq(be32_at(o + 2), 1008);
 	ck_assert_uint_eq(be32_at(o + 6), 1011);
+	o = tcp_opt(fr, 8);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_uint_ge(be32_at(o + 2), ts1); /* lwIP's again: not back */
 	inject(f, tcp_frame(f, 44000, 8400, 1005, y + 5, 0x18, 65535, f + 100, ts_opt(f + 100, 104),
 			    "def", 3));
 	ck_assert_int_eq(recv(c, got, sizeof(got), MSG_DONTWAIT), 6);
