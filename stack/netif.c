@@ -66,12 +66,12 @@ fs_lwip_assert(const char *msg, const char *file, int line)
 /* The TCP timestamp clock of the direct send path (fs_nif_tcp_send): the
  * latest millisecond any clock read under the lock saw (sys_now, the poll
  * rounds' every 64th: fs_nif_clock), instead of a clock read of its own
- * per segment (~26 ns and ~30 instructions here; docs/benchmarks.md,
- * 2026-12-07 23:30). Never behind what lwIP's own path sent (both
- * take the latest), so the peer sees timestamps that never go back
- * (PAWS); it ticks at least as often as the stack polls, and nobody
- * measures with it here (lwIP times RTTs with its own counters, a Linux
- * peer its own clock through our echo). Under the lock. */
+ * per segment (its cost: docs/benchmarks.md, 2026-12-07 23:30). Never
+ * behind what lwIP's own path sent (both take the latest), so the peer
+ * sees timestamps that never go back (PAWS); it ticks at least as often
+ * as the stack polls, and nobody measures with it here (lwIP times RTTs
+ * with its own counters, a Linux peer its own clock through our echo).
+ * Under the lock. */
 static uint32_t ts_ms;
 
 void

@@ -324,13 +324,13 @@ ring_at(const struct fs_udp *u, unsigned i)
 
 /* Most sockets never hold more than a few datagrams: the ring starts in
  * the socket (16 entries), and moves to QCAP entries of the arena the
- * first time the queue needs more (a socket of 1,024 inline entries took
- * ~20 KiB, 2 GiB for 100,000 sockets: docs/benchmarks.md, 2026-12-07
- * 23:30). Under the stack lock, the only writer. Readers hold no stack
- * lock: the entries from head to tail are copied first, then q changes;
- * both rings hold them alike until a reader takes them, a reader that
- * loaded the old q reads the same datagram, and q_small is never written
- * again, nor freed before the socket. False when no memory. */
+ * first time the queue needs more (what inline entries cost a socket:
+ * docs/benchmarks.md, 2026-12-07 23:30). Under the stack lock, the only
+ * writer. Readers hold no stack lock: the entries from head to tail are
+ * copied first, then q changes; both rings hold them alike until a
+ * reader takes them, a reader that loaded the old q reads the same
+ * datagram, and q_small is never written again, nor freed before the
+ * socket. False when no memory. */
 static bool
 grow(struct fs_udp *u, unsigned t)
 {
